@@ -1,0 +1,19 @@
+//! Herald's domain: the types and rules every service shares. Pure: no I/O, no clocks
+//! beyond what callers pass in, so every rule here is a unit test away.
+
+pub mod api_key;
+pub mod duration;
+pub mod ids;
+pub mod names;
+pub mod quotas;
+pub mod secret;
+pub mod ssrf;
+pub mod webhook_url;
+
+pub use api_key::ApiKey;
+pub use ids::{DeliveryId, EventId, EventTypeId, TenantId, WebhookId};
+pub use names::{EventTypeName, TenantName};
+pub use quotas::QuotaLimits;
+pub use secret::WebhookSecret;
+pub use ssrf::AddressPolicy;
+pub use webhook_url::WebhookUrl;

@@ -1,0 +1,389 @@
+//! `/events`: a tenant emits an event; it is stored (immutable) together with one `pending`
+//! delivery per matching webhook in one transaction, before the answer.
+
+use chrono::{DateTime, Utc};
+use herald_domain::{DeliveryId, EventId, EventTypeName, WebhookId};
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::types::{Example, ParseFromJSON, ToJSON};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ApiTags;
+use super::deliveries::DeliveryOut;
+use crate::auth::TenantAuth;
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::fingerprint::fingerprint;
+use crate::state::AppState;
+use crate::store;
+use crate::store::events::{EventRow, NewEvent};
+
+pub struct EventsApi;
+
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+const MAX_SCHEMA_ERRORS: usize = 10;
+
+#[derive(Debug, Object, Deserialize)]
+#[oai(example, rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
+pub struct EventIn {
+    /// A type registered with `POST /event-types`.
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// When the event happened (RFC 3339); defaults to the time Herald accepts it.
+    pub timestamp: Option<DateTime<Utc>>,
+    /// A JSON object: the `data` receivers get.
+    pub payload: serde_json::Value,
+}
+
+impl Example for EventIn {
+    fn example() -> Self {
+        Self {
+            event_type: "order.created".into(),
+            timestamp: DateTime::from_timestamp(1_790_000_000, 0),
+            payload: json!({ "order_id": "ord_1042", "amount": 4999, "currency": "EUR" }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct DeliverySummary {
+    pub id: String,
+    pub webhook_id: String,
+    pub status: String,
+}
+
+/// The answer to `POST /events`; replayed as it was for a repeated `Idempotency-Key`.
+#[derive(Debug, Clone, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct EventAccepted {
+    pub id: String,
+    #[oai(rename = "type")]
+    pub event_type: String,
+    pub timestamp: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    /// One per matching webhook, each `pending`.
+    pub deliveries: Vec<DeliverySummary>,
+}
+
+impl Example for EventAccepted {
+    fn example() -> Self {
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        Self {
+            id: "evt_0193a1b2c3d47e8f9a0b1c2d3e4f5a6c".into(),
+            event_type: "order.created".into(),
+            timestamp: at,
+            created_at: at,
+            deliveries: vec![DeliverySummary {
+                id: "msg_0193a1b2c3d47e8f9a0b1c2d3e4f5a6d".into(),
+                webhook_id: "wh_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b".into(),
+                status: "pending".into(),
+            }],
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct EventOut {
+    pub id: String,
+    #[oai(rename = "type")]
+    pub event_type: String,
+    pub timestamp: DateTime<Utc>,
+    pub payload: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Example for EventOut {
+    fn example() -> Self {
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        Self {
+            id: "evt_0193a1b2c3d47e8f9a0b1c2d3e4f5a6c".into(),
+            event_type: "order.created".into(),
+            timestamp: at,
+            payload: EventIn::example().payload,
+            created_at: at,
+        }
+    }
+}
+
+impl From<EventRow> for EventOut {
+    fn from(row: EventRow) -> Self {
+        Self {
+            id: EventId::from_uuid(row.id).to_string(),
+            event_type: row.event_type,
+            timestamp: row.occurred_at,
+            payload: row.payload,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct DeliveryList {
+    pub items: Vec<DeliveryOut>,
+}
+
+impl Example for DeliveryList {
+    fn example() -> Self {
+        Self {
+            items: vec![DeliveryOut {
+                attempts: None,
+                ..DeliveryOut::example()
+            }],
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum CreateEventResponse {
+    /// Stored, with its deliveries. `Idempotent-Replayed: true` marks a replayed answer.
+    #[oai(status = 201)]
+    Created(
+        Json<EventAccepted>,
+        #[oai(header = "Idempotent-Replayed")] Option<bool>,
+    ),
+}
+
+fn parse_event_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse::<EventId>()
+        .map(|id| id.as_uuid())
+        .map_err(|_| ApiError::not_found("event"))
+}
+
+fn check_idempotency_key(key: String) -> Result<String, ApiError> {
+    let printable = key.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || !printable {
+        return Err(ApiError::bad_request(
+            "invalid_idempotency_key",
+            format!("Idempotency-Key: 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"),
+        ));
+    }
+    Ok(key)
+}
+
+/// The stored answer for a repeated key, or 422 if the key came with another request.
+fn replay(stored: store::idempotency::StoredAnswer, hash: &str) -> ApiResult<CreateEventResponse> {
+    if stored.request_hash != hash {
+        return Err(ApiError::unprocessable(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request in the last 24 hours",
+        ));
+    }
+    let answer = EventAccepted::parse_from_json(Some(stored.response)).map_err(|e| {
+        anyhow::anyhow!("stored idempotent answer unreadable: {}", e.into_message())
+    })?;
+    Ok(CreateEventResponse::Created(Json(answer), Some(true)))
+}
+
+impl EventsApi {
+    /// Refuses types outside the catalog and payloads that break the type's schema.
+    async fn check_type_and_payload(
+        state: &AppState,
+        tenant: Uuid,
+        input: &EventIn,
+    ) -> Result<(), ApiError> {
+        if !input.payload.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid_payload",
+                "payload: must be a JSON object",
+            ));
+        }
+        let known = match EventTypeName::parse(&input.event_type) {
+            Ok(name) => {
+                store::event_types::find_by_name(&state.pool, tenant, name.as_str()).await?
+            }
+            Err(_) => None,
+        };
+        let Some(event_type) = known else {
+            let allowed = store::event_types::names(&state.pool, tenant, 50).await?;
+            let allowed = if allowed.is_empty() {
+                "none yet: register types with POST /event-types".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            return Err(ApiError::unprocessable(
+                "unknown_event_type",
+                format!(
+                    "type: {:?} is not registered; allowed: {allowed}",
+                    input.event_type
+                ),
+            ));
+        };
+        let Some(schema) = event_type.schema else {
+            return Ok(());
+        };
+        let validator = jsonschema::validator_for(&schema).map_err(|e| {
+            anyhow::anyhow!("stored schema of {} does not compile: {e}", event_type.name)
+        })?;
+        let errors: Vec<String> = validator
+            .iter_errors(&input.payload)
+            .take(MAX_SCHEMA_ERRORS)
+            .map(|e| format!("payload{}: {e}", e.instance_path()))
+            .collect();
+        if errors.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::unprocessable(
+            "schema_validation_failed",
+            errors.join("; "),
+        ))
+    }
+
+    /// Stores the event and its deliveries. `None`: a concurrent request with the same
+    /// idempotency key committed first; nothing was stored.
+    async fn store(
+        state: &AppState,
+        tenant: Uuid,
+        input: &EventIn,
+        key: Option<&str>,
+        hash: &str,
+    ) -> anyhow::Result<Option<EventAccepted>> {
+        let mut tx = state.pool.begin().await?;
+        let event = store::events::insert(
+            &mut tx,
+            NewEvent {
+                id: EventId::new().as_uuid(),
+                tenant,
+                event_type: &input.event_type,
+                payload: &input.payload,
+                occurred_at: input.timestamp.unwrap_or_else(Utc::now),
+                idempotency_key: key,
+            },
+        )
+        .await?;
+        let webhooks = store::webhooks::matching(&mut tx, tenant, &event.event_type).await?;
+        let deliveries =
+            store::deliveries::insert_pending(&mut tx, tenant, event.id, &webhooks).await?;
+        let answer = EventAccepted {
+            id: EventId::from_uuid(event.id).to_string(),
+            event_type: event.event_type,
+            timestamp: event.occurred_at,
+            created_at: event.created_at,
+            deliveries: deliveries
+                .into_iter()
+                .map(|d| DeliverySummary {
+                    id: DeliveryId::from_uuid(d.id).to_string(),
+                    webhook_id: WebhookId::from_uuid(d.webhook_id).to_string(),
+                    status: d.status,
+                })
+                .collect(),
+        };
+        if let Some(key) = key {
+            let response = answer.to_json().unwrap_or_default();
+            if !store::idempotency::claim(&mut tx, tenant, key, hash, &response).await? {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+        tx.commit().await?;
+        Ok(Some(answer))
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Events")]
+impl EventsApi {
+    /// Emit an event
+    ///
+    /// Stores the event and one `pending` delivery per matching enabled webhook before
+    /// answering. The type must be registered (422 lists the allowed ones) and the payload
+    /// must satisfy the type's schema (422). The body may not exceed the tenant's
+    /// `max_payload_bytes` (413). With an `Idempotency-Key`, a repeat within 24 hours returns
+    /// the first answer; the same key with a different request answers 422.
+    #[oai(path = "/events", method = "post", operation_id = "createEvent")]
+    async fn create(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        /// Makes retries safe: repeats within 24 hours return the first answer.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+        body: JsonBody<EventIn>,
+    ) -> ApiResult<CreateEventResponse> {
+        let tenant = auth.0.id.as_uuid();
+        let limits = store::quotas::get(&state.pool, tenant).await?;
+        if body.raw.len() as u64 > limits.max_payload_bytes {
+            return Err(ApiError::payload_too_large(limits.max_payload_bytes));
+        }
+        let key = idempotency_key.0.map(check_idempotency_key).transpose()?;
+        let input = body.value;
+        Self::check_type_and_payload(&state, tenant, &input).await?;
+        let hash = fingerprint(&json!({
+            "type": input.event_type,
+            "timestamp": input.timestamp,
+            "payload": input.payload,
+        }));
+        if let Some(key) = key.as_deref() {
+            if let Some(stored) = store::idempotency::find(&state.pool, tenant, key).await? {
+                state.metrics.idempotent_replays.inc();
+                return replay(stored, &hash);
+            }
+        }
+        match Self::store(&state, tenant, &input, key.as_deref(), &hash).await? {
+            Some(answer) => {
+                state.metrics.events_accepted.inc();
+                state
+                    .metrics
+                    .deliveries_created
+                    .inc_by(answer.deliveries.len() as u64);
+                Ok(CreateEventResponse::Created(Json(answer), None))
+            }
+            None => {
+                let key = key.as_deref().unwrap_or_default();
+                let stored = store::idempotency::find(&state.pool, tenant, key)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("idempotency key vanished after a conflict"))?;
+                state.metrics.idempotent_replays.inc();
+                replay(stored, &hash)
+            }
+        }
+    }
+
+    /// Get an event
+    #[oai(path = "/events/:id", method = "get", operation_id = "getEvent")]
+    async fn get(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        id: Path<String>,
+    ) -> ApiResult<Json<EventOut>> {
+        let row = store::events::find(&state.pool, auth.0.id.as_uuid(), parse_event_id(&id.0)?)
+            .await?
+            .ok_or_else(|| ApiError::not_found("event"))?;
+        Ok(Json(row.into()))
+    }
+
+    /// List an event's deliveries
+    ///
+    /// One per webhook the event matched when it was accepted.
+    #[oai(
+        path = "/events/:id/deliveries",
+        method = "get",
+        operation_id = "listEventDeliveries"
+    )]
+    async fn deliveries(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        id: Path<String>,
+    ) -> ApiResult<Json<DeliveryList>> {
+        let tenant = auth.0.id.as_uuid();
+        let event = parse_event_id(&id.0)?;
+        if store::events::find(&state.pool, tenant, event)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::not_found("event"));
+        }
+        let rows = store::deliveries::of_event(&state.pool, tenant, event).await?;
+        Ok(Json(DeliveryList {
+            items: rows.into_iter().map(DeliveryOut::from).collect(),
+        }))
+    }
+}

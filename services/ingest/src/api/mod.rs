@@ -1,0 +1,49 @@
+//! The REST API: one module per resource, combined into one OpenAPI service.
+
+mod admin;
+mod deliveries;
+mod event_types;
+mod events;
+mod quotas;
+mod webhooks;
+
+use poem_openapi::{OpenApiService, Tags};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Platform administration: tenants and their quotas (admin token).
+    Admin,
+    /// The tenant's catalog of event types, with optional JSON Schemas.
+    EventTypes,
+    /// Webhook endpoints that receive the tenant's events.
+    Webhooks,
+    /// Events emitted by the tenant, and their deliveries.
+    Events,
+    /// Quotas and current usage.
+    Quotas,
+}
+
+pub type Apis = (
+    admin::AdminApi,
+    event_types::EventTypesApi,
+    webhooks::WebhooksApi,
+    events::EventsApi,
+    deliveries::DeliveriesApi,
+    quotas::QuotasApi,
+);
+
+pub fn service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            admin::AdminApi,
+            event_types::EventTypesApi,
+            webhooks::WebhooksApi,
+            events::EventsApi,
+            deliveries::DeliveriesApi,
+            quotas::QuotasApi,
+        ),
+        "Herald",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(include_str!("../../../../docs/api-intro.md"))
+}

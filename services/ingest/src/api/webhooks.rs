@@ -1,0 +1,427 @@
+//! `/webhooks`: the endpoints that receive a tenant's events.
+
+use chrono::{DateTime, Utc};
+use herald_domain::{WebhookId, WebhookSecret, WebhookUrl};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ApiTags;
+use crate::auth::{Tenant, TenantAuth};
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{self, Cursor};
+use crate::state::AppState;
+use crate::store;
+use crate::store::audit::AuditEntry;
+use crate::store::webhooks::{NewWebhook, WebhookChanges, WebhookRow};
+
+pub struct WebhooksApi;
+
+const MAX_DESCRIPTION: usize = 1024;
+
+#[derive(Debug, Object, Deserialize)]
+#[oai(example, rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
+pub struct WebhookIn {
+    /// Absolute http(s) URL, at most 2,048 characters, no credentials, not an internal address.
+    pub url: String,
+    /// Event types to receive; empty or absent means every type.
+    pub event_types: Option<Vec<String>>,
+    /// `whsec_` + base64 of 24 to 64 bytes; generated when absent.
+    pub secret: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Example for WebhookIn {
+    fn example() -> Self {
+        Self {
+            url: "https://hooks.example.com/herald".into(),
+            event_types: Some(vec!["order.created".into()]),
+            secret: None,
+            description: Some("Order service".into()),
+        }
+    }
+}
+
+/// A partial update: fields left out keep their value.
+#[derive(Debug, Object, Deserialize)]
+#[oai(example, rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
+pub struct WebhookPatch {
+    pub url: Option<String>,
+    /// Replaces the filter; `[]` means every type.
+    pub event_types: Option<Vec<String>>,
+    pub description: Option<String>,
+    /// `true` re-enables a webhook that Herald disabled (after a 410 Gone) or the tenant did.
+    pub enabled: Option<bool>,
+}
+
+impl Example for WebhookPatch {
+    fn example() -> Self {
+        Self {
+            url: None,
+            event_types: Some(vec!["order.created".into(), "order.cancelled".into()]),
+            description: None,
+            enabled: Some(true),
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct WebhookOut {
+    pub id: String,
+    pub url: String,
+    pub description: Option<String>,
+    /// Empty: every event type.
+    pub event_types: Vec<String>,
+    pub enabled: bool,
+    /// Why Herald or the tenant disabled it.
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The signing secret. Returned on creation; later from `GET /webhooks/{id}/secret`.
+    #[oai(skip_serializing_if_is_none)]
+    pub secret: Option<String>,
+}
+
+impl Example for WebhookOut {
+    fn example() -> Self {
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        Self {
+            id: "wh_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b".into(),
+            url: "https://hooks.example.com/herald".into(),
+            description: Some("Order service".into()),
+            event_types: vec!["order.created".into()],
+            enabled: true,
+            disabled_reason: None,
+            created_at: at,
+            updated_at: at,
+            secret: Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into()),
+        }
+    }
+}
+
+impl From<WebhookRow> for WebhookOut {
+    fn from(row: WebhookRow) -> Self {
+        Self {
+            id: WebhookId::from_uuid(row.id).to_string(),
+            url: row.url,
+            description: row.description,
+            event_types: row.event_types,
+            enabled: row.enabled,
+            disabled_reason: row.disabled_reason,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            secret: None,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct WebhookPage {
+    pub items: Vec<WebhookOut>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl Example for WebhookPage {
+    fn example() -> Self {
+        Self {
+            items: vec![WebhookOut {
+                secret: None,
+                ..WebhookOut::example()
+            }],
+            next_cursor: None,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct SecretOut {
+    /// `whsec_...`: base64 of the HMAC key, as Standard Webhooks libraries take it.
+    pub secret: String,
+}
+
+impl Example for SecretOut {
+    fn example() -> Self {
+        Self {
+            secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum CreateWebhookResponse {
+    /// The webhook, with its signing secret.
+    #[oai(status = 201)]
+    Created(Json<WebhookOut>),
+}
+
+#[derive(ApiResponse)]
+enum DeleteWebhookResponse {
+    /// Deleted; its past deliveries stay readable.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse::<WebhookId>()
+        .map(|id| id.as_uuid())
+        .map_err(|_| ApiError::not_found("webhook"))
+}
+
+fn check_description(description: Option<&str>) -> Result<(), ApiError> {
+    match description {
+        Some(d) if d.chars().count() > MAX_DESCRIPTION => Err(ApiError::bad_request(
+            "invalid_description",
+            format!("description: at most {MAX_DESCRIPTION} characters"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl WebhooksApi {
+    fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
+        WebhookUrl::parse(raw, &state.address_policy)
+            .map_err(|e| ApiError::bad_request("invalid_url", format!("url: {e}")))
+    }
+
+    /// Refuses filters naming types the tenant has not registered: a typo would otherwise
+    /// silently receive nothing.
+    async fn check_event_types(
+        state: &AppState,
+        tenant: Uuid,
+        types: &[String],
+    ) -> Result<(), ApiError> {
+        if types.is_empty() {
+            return Ok(());
+        }
+        let unknown = store::event_types::unknown_among(&state.pool, tenant, types).await?;
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        Err(ApiError::unprocessable(
+            "unknown_event_type",
+            format!(
+                "event_types: not registered: {}; register them with POST /event-types",
+                unknown.join(", ")
+            ),
+        ))
+    }
+}
+
+async fn audit(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Tenant,
+    action: &str,
+    webhook: Uuid,
+    details: serde_json::Value,
+) -> anyhow::Result<()> {
+    let entry = AuditEntry {
+        tenant_id: Some(tenant.id.as_uuid()),
+        actor: &tenant.actor(),
+        action,
+        target: Some(WebhookId::from_uuid(webhook).to_string()),
+        details,
+    };
+    store::audit::record(conn, entry).await
+}
+
+fn dedupe(mut types: Vec<String>) -> Vec<String> {
+    types.sort();
+    types.dedup();
+    types
+}
+
+#[OpenApi(tag = "ApiTags::Webhooks")]
+impl WebhooksApi {
+    /// Create a webhook
+    ///
+    /// Registers an endpoint for the tenant's events. The answer carries the signing secret.
+    /// Internal addresses (loopback, private, link-local, metadata) are refused with 400.
+    #[oai(path = "/webhooks", method = "post", operation_id = "createWebhook")]
+    async fn create(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<WebhookIn>,
+    ) -> ApiResult<CreateWebhookResponse> {
+        let tenant = auth.0.id.as_uuid();
+        let input = body.value;
+        let url = Self::parse_url(&state, &input.url)?;
+        let secret = match input.secret.as_deref() {
+            Some(raw) => WebhookSecret::parse(raw)
+                .map_err(|e| ApiError::bad_request("invalid_secret", format!("secret: {e}")))?,
+            None => WebhookSecret::generate(),
+        };
+        check_description(input.description.as_deref())?;
+        let event_types = dedupe(input.event_types.unwrap_or_default());
+        Self::check_event_types(&state, tenant, &event_types).await?;
+
+        let mut tx = state.pool.begin().await.map_err(anyhow::Error::new)?;
+        let limits = store::quotas::get_for_update(&mut tx, tenant).await?;
+        let count = store::webhooks::count(&mut tx, tenant).await?;
+        if count >= i64::from(limits.max_webhooks) {
+            return Err(ApiError::unprocessable(
+                "webhook_limit_reached",
+                format!("the tenant has {count} webhooks, its limit"),
+            ));
+        }
+        let new = NewWebhook {
+            url: url.as_str(),
+            description: input.description.as_deref(),
+            event_types: &event_types,
+            secret: &secret,
+        };
+        let row = store::webhooks::insert(&mut tx, tenant, new).await?;
+        audit(
+            &mut tx,
+            &auth.0,
+            "webhook.created",
+            row.id,
+            json!({ "url": row.url }),
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::new)?;
+        let mut out = WebhookOut::from(row);
+        out.secret = Some(secret.expose());
+        Ok(CreateWebhookResponse::Created(Json(out)))
+    }
+
+    /// List webhooks
+    #[oai(path = "/webhooks", method = "get", operation_id = "listWebhooks")]
+    async fn list(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        /// Page size, 1 to 250 (default 50).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> ApiResult<Json<WebhookPage>> {
+        let limit = pagination::limit(limit.0)?;
+        let after = cursor.0.as_deref().map(Cursor::decode).transpose()?;
+        let rows = store::webhooks::list(&state.pool, auth.0.id.as_uuid(), after, limit).await?;
+        let (rows, next_cursor) = pagination::page(rows, limit, |r| Cursor {
+            created_at: r.created_at,
+            id: r.id,
+        });
+        Ok(Json(WebhookPage {
+            items: rows.into_iter().map(WebhookOut::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Get a webhook
+    #[oai(path = "/webhooks/:id", method = "get", operation_id = "getWebhook")]
+    async fn get(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        id: Path<String>,
+    ) -> ApiResult<Json<WebhookOut>> {
+        let row = store::webhooks::find(&state.pool, auth.0.id.as_uuid(), parse_id(&id.0)?)
+            .await?
+            .ok_or_else(|| ApiError::not_found("webhook"))?;
+        Ok(Json(row.into()))
+    }
+
+    /// Get a webhook's signing secret
+    #[oai(
+        path = "/webhooks/:id/secret",
+        method = "get",
+        operation_id = "getWebhookSecret"
+    )]
+    async fn secret(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        id: Path<String>,
+    ) -> ApiResult<Json<SecretOut>> {
+        let row = store::webhooks::find(&state.pool, auth.0.id.as_uuid(), parse_id(&id.0)?)
+            .await?
+            .ok_or_else(|| ApiError::not_found("webhook"))?;
+        let secret = row
+            .current_secret()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("webhook has no secret")))?;
+        Ok(Json(SecretOut {
+            secret: secret.to_owned(),
+        }))
+    }
+
+    /// Update a webhook
+    ///
+    /// Changes only the fields given. The secret is not changed here.
+    #[oai(
+        path = "/webhooks/:id",
+        method = "patch",
+        operation_id = "updateWebhook"
+    )]
+    async fn update(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        id: Path<String>,
+        body: JsonBody<WebhookPatch>,
+    ) -> ApiResult<Json<WebhookOut>> {
+        let tenant = auth.0.id.as_uuid();
+        let id = parse_id(&id.0)?;
+        let patch = body.value;
+        let url = patch
+            .url
+            .as_deref()
+            .map(|raw| Self::parse_url(&state, raw))
+            .transpose()?;
+        check_description(patch.description.as_deref())?;
+        let event_types = patch.event_types.map(dedupe);
+        if let Some(types) = &event_types {
+            Self::check_event_types(&state, tenant, types).await?;
+        }
+        let changes = WebhookChanges {
+            url: url.map(|u| u.as_str().to_owned()),
+            description: patch.description,
+            event_types,
+            enabled: patch.enabled,
+        };
+        let details = serde_json::to_value(&changes).map_err(anyhow::Error::new)?;
+        let mut tx = state.pool.begin().await.map_err(anyhow::Error::new)?;
+        let row = store::webhooks::update(&mut tx, tenant, id, changes)
+            .await?
+            .ok_or_else(|| ApiError::not_found("webhook"))?;
+        audit(&mut tx, &auth.0, "webhook.updated", id, details).await?;
+        tx.commit().await.map_err(anyhow::Error::new)?;
+        Ok(Json(row.into()))
+    }
+
+    /// Delete a webhook
+    ///
+    /// It stops receiving events at once; its past deliveries stay readable.
+    #[oai(
+        path = "/webhooks/:id",
+        method = "delete",
+        operation_id = "deleteWebhook"
+    )]
+    async fn delete(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        id: Path<String>,
+    ) -> ApiResult<DeleteWebhookResponse> {
+        let id = parse_id(&id.0)?;
+        let mut tx = state.pool.begin().await.map_err(anyhow::Error::new)?;
+        if !store::webhooks::delete(&mut tx, auth.0.id.as_uuid(), id).await? {
+            return Err(ApiError::not_found("webhook"));
+        }
+        audit(&mut tx, &auth.0, "webhook.deleted", id, json!({})).await?;
+        tx.commit().await.map_err(anyhow::Error::new)?;
+        Ok(DeleteWebhookResponse::Deleted)
+    }
+}

@@ -1,0 +1,105 @@
+//! Building the service: a testable `Application` that binds its port (0 in tests) and runs
+//! until its shutdown token is cancelled.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use herald_domain::AddressPolicy;
+use herald_runtime::health::{self, Dependencies};
+use herald_runtime::metrics::ObserveHttp;
+use herald_runtime::shutdown::ShutdownToken;
+use herald_runtime::{Config, Metrics, database};
+use poem::listener::{Acceptor, TcpAcceptor};
+use poem::middleware::{CatchPanic, Tracing};
+use poem::{Endpoint, EndpointExt, Route, Server};
+use sqlx::PgPool;
+
+use crate::error::JsonErrors;
+use crate::state::{AppState, IngestMetrics};
+
+/// How long in-flight requests may take to finish after shutdown is requested.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct Application {
+    acceptor: TcpAcceptor,
+    local_addr: SocketAddr,
+    endpoint: poem::endpoint::BoxEndpoint<'static>,
+}
+
+impl Application {
+    /// Connects to PostgreSQL (creating and migrating the database) and NATS, and binds.
+    pub async fn build(config: &Config) -> anyhow::Result<Self> {
+        let pool = database::connect_and_migrate(&config.database_url).await?;
+        let nats = herald_runtime::nats::connect(&config.nats_url, "ingest").await?;
+        Self::with_connections(config, pool, nats).await
+    }
+
+    /// For tests that bring their own database and NATS server.
+    pub async fn with_connections(
+        config: &Config,
+        pool: PgPool,
+        nats: async_nats::Client,
+    ) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.api_addr)
+            .await
+            .with_context(|| format!("binding the API to {}", config.api_addr))?;
+        let local_addr = listener.local_addr().context("reading the bound address")?;
+        let acceptor = TcpAcceptor::from_tokio(listener).context("wrapping the listener")?;
+        let endpoint = endpoint(config, pool, nats).boxed();
+        Ok(Self {
+            acceptor,
+            local_addr,
+            endpoint,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self, shutdown: ShutdownToken) -> anyhow::Result<()> {
+        debug_assert!(!self.acceptor.local_addr().is_empty());
+        Server::new_with_acceptor(self.acceptor)
+            .run_with_graceful_shutdown(
+                self.endpoint,
+                shutdown.cancelled_owned(),
+                Some(DRAIN_TIMEOUT),
+            )
+            .await
+            .context("serving the API")
+    }
+}
+
+/// The whole HTTP surface, without a socket: tests drive it with `poem::test::TestClient`.
+pub fn endpoint(
+    config: &Config,
+    pool: PgPool,
+    nats: async_nats::Client,
+) -> impl Endpoint<Output = poem::Response> + 'static {
+    let mut metrics = Metrics::new();
+    let ingest_metrics = IngestMetrics::register(metrics.registry_mut());
+    let metrics = Arc::new(metrics);
+    let state = AppState {
+        pool: pool.clone(),
+        nats: nats.clone(),
+        admin_token: config.admin_token.as_deref().map(Arc::from),
+        address_policy: Arc::new(AddressPolicy::allowing(config.allow_private_cidrs.clone())),
+        metrics: ingest_metrics,
+    };
+    let api = crate::api::service().server("/");
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let route = Route::new()
+        .nest("/", api)
+        .at("/openapi.json", spec)
+        .nest("/docs", docs);
+    health::routes(route, Dependencies { pool, nats }, metrics.clone())
+        .with(CatchPanic::new())
+        .with(JsonErrors)
+        .with(Tracing)
+        .with(ObserveHttp(metrics))
+        .data(state)
+}

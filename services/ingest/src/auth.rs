@@ -1,0 +1,87 @@
+//! Who is calling: a tenant by its API key, or the platform admin by its token. Both are
+//! `Authorization: Bearer ...`.
+
+use herald_domain::TenantId;
+use herald_domain::api_key::hash_api_key;
+use herald_domain::ids::ApiKeyId;
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The tenant a request acts for. Every query a handler runs is scoped by `id`.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub key_id: ApiKeyId,
+}
+
+impl Tenant {
+    /// How the audit log names this caller.
+    pub fn actor(&self) -> String {
+        self.key_id.to_string()
+    }
+}
+
+/// A tenant API key, as returned once by `POST /admin/tenants`.
+#[derive(SecurityScheme)]
+#[oai(rename = "TenantApiKey", ty = "bearer", checker = "check_tenant_key")]
+pub struct TenantAuth(pub Tenant);
+
+/// The platform admin token (`HERALD_ADMIN_TOKEN`).
+#[derive(SecurityScheme)]
+#[oai(rename = "AdminToken", ty = "bearer", checker = "check_admin_token")]
+pub struct AdminAuth(pub Admin);
+
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+/// Either credential, for routes both may use.
+#[derive(SecurityScheme)]
+pub enum TenantOrAdmin {
+    Tenant(TenantAuth),
+    Admin(AdminAuth),
+}
+
+fn state(req: &Request) -> poem::Result<&AppState> {
+    req.data::<AppState>()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing from request")).into())
+}
+
+async fn check_tenant_key(req: &Request, bearer: Bearer) -> poem::Result<Tenant> {
+    let state = state(req)?;
+    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT k.tenant_id, k.id FROM api_keys k
+         WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+    )
+    .bind(hash_api_key(&bearer.token))
+    .fetch_optional(&state.pool)
+    .await
+    .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("looking up an API key")))?;
+    let (tenant_id, key_id) =
+        row.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+    Ok(Tenant {
+        id: TenantId::from_uuid(tenant_id),
+        key_id: ApiKeyId::from_uuid(key_id),
+    })
+}
+
+async fn check_admin_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {
+    let state = state(req)?;
+    let Some(expected) = state.admin_token.as_deref() else {
+        return Err(ApiError::forbidden(
+            "admin_api_disabled",
+            "the admin API is off: set HERALD_ADMIN_TOKEN or HERALD_ADMIN_TOKEN_FILE",
+        )
+        .into());
+    };
+    if bool::from(bearer.token.as_bytes().ct_eq(expected.as_bytes())) {
+        Ok(Admin)
+    } else {
+        Err(ApiError::unauthorized("invalid admin token").into())
+    }
+}

@@ -1,0 +1,14 @@
+//! Ingest: Herald's public REST API. Tenants manage event types and webhooks here and emit
+//! events, which are stored with their deliveries before the answer.
+
+pub mod api;
+mod app;
+mod auth;
+mod body;
+pub mod error;
+mod fingerprint;
+mod pagination;
+pub mod state;
+mod store;
+
+pub use app::{Application, endpoint};

@@ -1,0 +1,51 @@
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+pub struct NewEvent<'a> {
+    pub id: Uuid,
+    pub tenant: Uuid,
+    pub event_type: &'a str,
+    pub payload: &'a serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub idempotency_key: Option<&'a str>,
+}
+
+const COLUMNS: &str = "id, event_type, payload, occurred_at, created_at";
+
+pub async fn insert(conn: &mut PgConnection, new: NewEvent<'_>) -> anyhow::Result<EventRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, idempotency_key)
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+    )))
+    .bind(new.id)
+    .bind(new.tenant)
+    .bind(new.event_type)
+    .bind(new.payload)
+    .bind(new.occurred_at)
+    .bind(new.idempotency_key)
+    .fetch_one(conn)
+    .await
+    .context("inserting event")
+}
+
+pub async fn find(pool: &PgPool, tenant: Uuid, id: Uuid) -> anyhow::Result<Option<EventRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM events WHERE tenant_id = $1 AND id = $2"
+    )))
+    .bind(tenant)
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+    .context("looking up event")
+}

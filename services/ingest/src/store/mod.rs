@@ -1,0 +1,11 @@
+//! The SQL behind the API, one module per table group. Every tenant-facing query takes the
+//! tenant id, so a tenant cannot reach another's rows by construction.
+
+pub mod audit;
+pub mod deliveries;
+pub mod event_types;
+pub mod events;
+pub mod idempotency;
+pub mod quotas;
+pub mod tenants;
+pub mod webhooks;

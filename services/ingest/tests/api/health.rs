@@ -1,0 +1,167 @@
+use std::time::Duration;
+
+use herald_test_support::eventually;
+use poem::http::Method;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn ready_while_postgres_and_nats_answer(pool: PgPool) {
+    let mut app = spawn_app(pool).await;
+    app.call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200);
+    let ready = app
+        .call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        ready.body["checks"],
+        json!({ "postgres": "ok", "nats": "ok" })
+    );
+
+    drop(app.nats.take());
+    let app = &app;
+    let down = eventually(
+        "readyz to fail without NATS",
+        Duration::from_secs(10),
+        || async move {
+            let reply = app.call(Method::GET, "/readyz", None, None).await;
+            (reply.status.as_u16() == 503).then_some(reply)
+        },
+    )
+    .await;
+    assert_ne!(down.body["checks"]["nats"], "ok");
+    assert_eq!(down.body["checks"]["postgres"], "ok");
+    app.call(Method::GET, "/healthz", None, None)
+        .await
+        .expect(200);
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn not_ready_while_postgres_is_unreachable(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.pool.close().await;
+    let reply = app
+        .call(Method::GET, "/readyz", None, None)
+        .await
+        .expect(503);
+    assert_ne!(reply.body["checks"]["postgres"], "ok");
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn metrics_count_requests_and_events(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    app.event_type(&key, "order.created").await;
+    app.emit(&key, "order.created", json!({})).await.expect(201);
+    let response = app.client.get("/metrics").send().await;
+    response.assert_status_is_ok();
+    let text = response.0.into_body().into_string().await.unwrap();
+    assert!(text.contains("herald_events_accepted_total 1"), "{text}");
+    assert!(
+        text.contains(
+            r#"herald_http_requests_total{method="POST",operation="createEvent",status="201"} 1"#
+        ),
+        "{text}"
+    );
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn errors_outside_handlers_are_json(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let unknown = app
+        .call(Method::GET, "/no/such/path", None, None)
+        .await
+        .expect(404);
+    assert_eq!(unknown.error(), "not_found");
+    let method = app
+        .call(Method::PUT, "/events", None, None)
+        .await
+        .expect(405);
+    assert_eq!(method.error(), "method_not_allowed");
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn the_openapi_document_describes_every_operation(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let spec = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect(200)
+        .body;
+    assert!(spec["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = spec["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/admin/tenants", "post"),
+        ("/admin/tenants/{tenant}/quotas", "put"),
+        ("/event-types", "post"),
+        ("/event-types", "get"),
+        ("/webhooks", "post"),
+        ("/webhooks", "get"),
+        ("/webhooks/{id}", "get"),
+        ("/webhooks/{id}", "patch"),
+        ("/webhooks/{id}", "delete"),
+        ("/events", "post"),
+        ("/events/{id}", "get"),
+        ("/events/{id}/deliveries", "get"),
+        ("/deliveries/{id}", "get"),
+        ("/quotas/{tenant}", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} missing"
+        );
+    }
+    let schemas = &spec["components"]["schemas"];
+    for (path, operations) in paths {
+        for (method, operation) in operations.as_object().unwrap() {
+            let name = format!("{method} {path}");
+            assert!(operation["summary"].is_string(), "{name}: no summary");
+            let responses = operation["responses"].as_object().unwrap();
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{name}: no success response"
+            );
+            assert!(responses.contains_key("401"), "{name}: no 401");
+            assert!(
+                has_example(
+                    schemas,
+                    &responses
+                        .values()
+                        .find(|r| r.get("content").is_some())
+                        .unwrap()["content"]
+                ),
+                "{name}: no response example"
+            );
+            if let Some(body) = operation.get("requestBody") {
+                assert!(
+                    has_example(schemas, &body["content"]),
+                    "{name}: no request example"
+                );
+            }
+        }
+    }
+    let docs = app.client.get("/docs").send().await;
+    docs.assert_status_is_ok();
+    assert!(
+        docs.0
+            .into_body()
+            .into_string()
+            .await
+            .unwrap()
+            .contains("swagger")
+    );
+}
+
+/// Whether the first media type's schema, or the schema it references, carries an example.
+fn has_example(schemas: &Value, content: &Value) -> bool {
+    let schema = &content.as_object().and_then(|c| c.values().next()).unwrap()["schema"];
+    let resolved = match schema["$ref"].as_str() {
+        Some(reference) => &schemas[reference.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    };
+    resolved.get("example").is_some()
+}

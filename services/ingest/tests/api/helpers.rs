@@ -1,0 +1,209 @@
+use std::collections::HashMap;
+
+use herald_runtime::Config;
+use herald_test_support::NatsServer;
+use poem::EndpointExt;
+use poem::endpoint::BoxEndpoint;
+use poem::http::{HeaderMap, Method, StatusCode};
+use poem::test::TestClient;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+pub struct TestApp {
+    pub client: TestClient<BoxEndpoint<'static>>,
+    pub pool: PgPool,
+    pub nats: Option<NatsServer>,
+}
+
+/// A JSON answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+impl Reply {
+    /// The `error` code of an error body.
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or_default()
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or_default()
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .expect("answer has an id")
+            .to_owned()
+    }
+
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected answer: {:#}",
+            self.body
+        );
+        self
+    }
+}
+
+pub async fn spawn_app(pool: PgPool) -> TestApp {
+    spawn_app_with(pool, &[]).await
+}
+
+/// With extra settings, as the process environment would give them.
+pub async fn spawn_app_with(pool: PgPool, settings: &[(&str, &str)]) -> TestApp {
+    let nats = NatsServer::start().expect("nats-server starts");
+    let mut vars: HashMap<String, String> = HashMap::from([
+        ("HERALD_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
+        ("HERALD_API_ADDR".into(), "127.0.0.1:0".into()),
+        ("NATS_URL".into(), nats.url().into()),
+    ]);
+    for (name, value) in settings {
+        vars.insert((*name).into(), (*value).into());
+    }
+    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
+    let client = herald_runtime::nats::connect(&config.nats_url, "ingest-test")
+        .await
+        .expect("NATS connects");
+    let endpoint = herald_ingest::endpoint(&config, pool.clone(), client).boxed();
+    TestApp {
+        client: TestClient::new(endpoint),
+        pool,
+        nats: Some(nats),
+    }
+}
+
+impl TestApp {
+    /// Sends a request; `auth` is the bearer token, `body` JSON.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = self.client.request(method, path);
+        if let Some(token) = auth {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(body) = body {
+            request = request.body_json(&body);
+        }
+        read(request.send().await).await
+    }
+
+    /// Sends raw bytes with the given content type.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &str,
+        content_type: &str,
+        body: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = self
+            .client
+            .request(method, path)
+            .header("Authorization", format!("Bearer {auth}"))
+            .content_type(content_type)
+            .body(body);
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        read(request.send().await).await
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Reply {
+        self.call(method, path, Some(ADMIN_TOKEN), body).await
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Reply {
+        self.call(Method::GET, path, Some(key), None).await
+    }
+
+    pub async fn post(&self, key: &str, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(key), Some(body)).await
+    }
+
+    pub async fn patch(&self, key: &str, path: &str, body: Value) -> Reply {
+        self.call(Method::PATCH, path, Some(key), Some(body)).await
+    }
+
+    pub async fn delete(&self, key: &str, path: &str) -> Reply {
+        self.call(Method::DELETE, path, Some(key), None).await
+    }
+
+    /// Creates a tenant and returns its API key.
+    pub async fn tenant(&self, name: &str) -> String {
+        let reply = self
+            .admin(
+                Method::POST,
+                "/admin/tenants",
+                Some(json!({ "name": name })),
+            )
+            .await
+            .expect(201);
+        reply.body["api_key"].as_str().expect("api_key").to_owned()
+    }
+
+    pub async fn event_type(&self, key: &str, name: &str) {
+        self.post(key, "/event-types", json!({ "name": name }))
+            .await
+            .expect(201);
+    }
+
+    /// A webhook on a public address (its URL is never called in these tests).
+    pub async fn webhook(&self, key: &str, event_types: &[&str]) -> String {
+        self.post(
+            key,
+            "/webhooks",
+            json!({ "url": "https://hooks.example.com/in", "event_types": event_types }),
+        )
+        .await
+        .expect(201)
+        .id()
+    }
+
+    pub async fn emit(&self, key: &str, event_type: &str, payload: Value) -> Reply {
+        self.post(
+            key,
+            "/events",
+            json!({ "type": event_type, "payload": payload }),
+        )
+        .await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count query runs")
+    }
+}
+
+async fn read(response: poem::test::TestResponse) -> Reply {
+    let response = response.0;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().into_vec().await.expect("body reads");
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply {
+        status,
+        body,
+        headers,
+    }
+}

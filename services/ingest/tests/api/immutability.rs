@@ -1,0 +1,37 @@
+//! The events table is an immutable log: the database itself refuses to change it.
+
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn the_database_refuses_to_change_events(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    app.event_type(&key, "order.created").await;
+    app.emit(&key, "order.created", json!({ "n": 1 }))
+        .await
+        .expect(201);
+
+    for statement in [
+        "UPDATE events SET payload = '{\"n\": 2}'",
+        "UPDATE events SET event_type = 'other'",
+        "DELETE FROM events",
+        "TRUNCATE events CASCADE",
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("events are immutable"),
+            "{statement}: {error}"
+        );
+    }
+    let payload: serde_json::Value = sqlx::query_scalar("SELECT payload FROM events")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(payload, json!({ "n": 1 }));
+}

@@ -1,0 +1,86 @@
+use poem::http::Method;
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::spawn_app;
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn quotas_update_partially_and_are_audited(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    let before = app.get(&key, "/quotas/acme").await.expect(200);
+    assert_eq!(before.body["limits"]["max_payload_bytes"], 262144);
+    assert_eq!(before.body["usage"]["webhooks"], 0);
+
+    let reply = app
+        .admin(
+            Method::PUT,
+            "/admin/tenants/acme/quotas",
+            Some(json!({ "events_per_second": 7, "max_webhooks": 3 })),
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.body["limits"]["events_per_second"], 7);
+    assert_eq!(
+        reply.body["limits"]["burst"],
+        before.body["limits"]["burst"]
+    );
+
+    app.webhook(&key, &[]).await;
+    let after = app.get(&key, "/quotas/acme").await.expect(200);
+    assert_eq!(after.body["limits"]["max_webhooks"], 3);
+    assert_eq!(after.body["usage"]["webhooks"], 1);
+    let audited = app
+        .count("SELECT count(*) FROM audit_log WHERE action = 'quotas.updated'")
+        .await;
+    assert_eq!(audited, 1);
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn quota_values_are_checked(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.tenant("acme").await;
+    for body in [
+        json!({ "burst": 0 }),
+        json!({ "max_payload_bytes": 5_000_000 }),
+        json!({ "events_per_second": -1 }),
+        json!({ "events_per_second": "fast" }),
+        json!({ "max_webhook": 3 }),
+    ] {
+        let reply = app
+            .admin(
+                Method::PUT,
+                "/admin/tenants/acme/quotas",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 400, "{body}: {:#}", reply.body);
+    }
+    app.admin(Method::PUT, "/admin/tenants/nobody/quotas", Some(json!({})))
+        .await
+        .expect(404);
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_tenant_reads_only_its_own_quotas(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let a = app.tenant("tenant-a").await;
+    let b = app.tenant("tenant-b").await;
+    let own = app.get(&a, "/quotas/tenant-a").await.expect(200);
+    app.get(
+        &a,
+        &format!("/quotas/{}", own.body["tenant"].as_str().unwrap()),
+    )
+    .await
+    .expect(200);
+    app.get(&b, "/quotas/tenant-a").await.expect(404);
+    app.admin(Method::GET, "/quotas/tenant-a", None)
+        .await
+        .expect(200);
+    app.admin(Method::GET, "/quotas/nobody", None)
+        .await
+        .expect(404);
+    app.call(Method::GET, "/quotas/tenant-a", None, None)
+        .await
+        .expect(401);
+}

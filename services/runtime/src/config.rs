@@ -1,0 +1,184 @@
+//! Settings from the environment, as the contract lists them. Every secret-bearing setting
+//! also has a `*_FILE` variant (Kubernetes Secret mounts, Vault agent).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use herald_domain::duration::{parse_duration, parse_duration_list};
+use ipnet::IpNet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub nats_url: String,
+    pub nats_prefix: String,
+    pub api_addr: SocketAddr,
+    pub admin_token: Option<String>,
+    pub retry_schedule: Vec<Duration>,
+    pub delivery_timeout: Duration,
+    pub allow_private_cidrs: Vec<IpNet>,
+    pub log_format: LogFormat,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("nats_url", &self.nats_url)
+            .field("nats_prefix", &self.nats_prefix)
+            .field("api_addr", &self.api_addr)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
+            .field("retry_schedule", &self.retry_schedule)
+            .field("delivery_timeout", &self.delivery_timeout)
+            .field("allow_private_cidrs", &self.allow_private_cidrs)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/herald";
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source, so tests need not touch the process
+    /// environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| setting(&lookup, name);
+        let or = |name: &str, default: &str| -> anyhow::Result<String> {
+            Ok(get(name)?.unwrap_or_else(|| default.to_owned()))
+        };
+        let api_addr = or("HERALD_API_ADDR", "127.0.0.1:8080")?;
+        let retry = or("HERALD_RETRY_SCHEDULE", "1s,4s,16s,64s,256s")?;
+        let timeout = or("HERALD_DELIVERY_TIMEOUT", "15s")?;
+        Ok(Self {
+            database_url: or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
+            nats_url: or("NATS_URL", "nats://127.0.0.1:4222")?,
+            nats_prefix: parse_prefix(&or("HERALD_NATS_PREFIX", "herald")?)?,
+            api_addr: api_addr
+                .parse()
+                .with_context(|| format!("HERALD_API_ADDR {api_addr:?} is not host:port"))?,
+            admin_token: get("HERALD_ADMIN_TOKEN")?.filter(|t| !t.is_empty()),
+            retry_schedule: parse_duration_list(&retry).context("HERALD_RETRY_SCHEDULE")?,
+            delivery_timeout: parse_duration(&timeout).context("HERALD_DELIVERY_TIMEOUT")?,
+            allow_private_cidrs: parse_cidrs(&or("HERALD_ALLOW_PRIVATE_CIDRS", "")?)?,
+            log_format: match or("HERALD_LOG_FORMAT", "json")?.as_str() {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                other => bail!("HERALD_LOG_FORMAT must be json or pretty, not {other:?}"),
+            },
+        })
+    }
+}
+
+/// `NAME` if set, else the trimmed contents of the file named by `NAME_FILE`.
+fn setting(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> anyhow::Result<Option<String>> {
+    if let Some(value) = lookup(name) {
+        return Ok(Some(value));
+    }
+    let Some(path) = lookup(&format!("{name}_FILE")) else {
+        return Ok(None);
+    };
+    let contents =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {name}_FILE {path:?}"))?;
+    Ok(Some(contents.trim().to_owned()))
+}
+
+/// The prefix becomes a token of NATS subjects and part of stream names.
+fn parse_prefix(raw: &str) -> anyhow::Result<String> {
+    let valid = !raw.is_empty()
+        && raw.len() <= 32
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid {
+        bail!("HERALD_NATS_PREFIX must be 1 to 32 characters of letters, digits, '_' and '-'");
+    }
+    Ok(raw.to_owned())
+}
+
+fn parse_cidrs(raw: &str) -> anyhow::Result<Vec<IpNet>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .with_context(|| format!("HERALD_ALLOW_PRIVATE_CIDRS: {s:?} is not a CIDR"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_contract() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.nats_url, "nats://127.0.0.1:4222");
+        assert_eq!(c.nats_prefix, "herald");
+        assert_eq!(c.api_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.admin_token, None);
+        assert_eq!(c.retry_schedule.len(), 5);
+        assert_eq!(c.delivery_timeout, Duration::from_secs(15));
+        assert!(c.allow_private_cidrs.is_empty());
+        assert_eq!(c.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn secrets_come_from_files() {
+        let dir = std::env::temp_dir().join(format!("herald-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let c = config(&[("HERALD_ADMIN_TOKEN_FILE", file.to_str().unwrap())]).unwrap();
+        assert_eq!(c.admin_token.as_deref(), Some("s3cret"));
+        let missing = config(&[("HERALD_ADMIN_TOKEN_FILE", "/nonexistent/token")]);
+        assert!(
+            missing
+                .unwrap_err()
+                .to_string()
+                .contains("HERALD_ADMIN_TOKEN_FILE")
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("HERALD_API_ADDR", "localhost"),
+            ("HERALD_RETRY_SCHEDULE", "1s,soon"),
+            ("HERALD_DELIVERY_TIMEOUT", "15"),
+            ("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.1/33"),
+            ("HERALD_LOG_FORMAT", "xml"),
+            ("HERALD_NATS_PREFIX", "a.b"),
+        ] {
+            let err = format!("{:#}", config(&[(name, value)]).unwrap_err());
+            assert!(err.contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn private_cidrs_parse_as_a_list() {
+        let c = config(&[("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8, ::1/128")]).unwrap();
+        assert_eq!(c.allow_private_cidrs.len(), 2);
+    }
+}

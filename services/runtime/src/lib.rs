@@ -1,0 +1,14 @@
+//! What every Herald service shares at run time: configuration, telemetry, shutdown, the
+//! connections to PostgreSQL and NATS, and the health and metrics routes.
+
+pub mod config;
+pub mod database;
+pub mod health;
+pub mod metrics;
+pub mod nats;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use config::Config;
+pub use database::MIGRATOR;
+pub use metrics::Metrics;

@@ -1,0 +1,83 @@
+//! A private `nats-server` with JetStream for one test: random port, its own store directory,
+//! killed when dropped. Tests never share the machine's server.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tempfile::TempDir;
+
+pub struct NatsServer {
+    child: Child,
+    url: String,
+    _store: TempDir,
+}
+
+impl NatsServer {
+    /// The binary: `$HERALD_TEST_NATS_SERVER`, else `nats-server` on PATH, else Debian's.
+    pub fn binary() -> PathBuf {
+        if let Ok(path) = std::env::var("HERALD_TEST_NATS_SERVER") {
+            return path.into();
+        }
+        let on_path = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join("nats-server"))
+                .find(|candidate| candidate.is_file())
+        });
+        on_path.unwrap_or_else(|| "/usr/sbin/nats-server".into())
+    }
+
+    pub fn start() -> anyhow::Result<Self> {
+        let store = tempfile::tempdir().context("creating the NATS store directory")?;
+        let ports_dir = store.path().join("ports");
+        std::fs::create_dir(&ports_dir).context("creating the ports directory")?;
+        let child = Command::new(Self::binary())
+            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "--store_dir"])
+            .arg(store.path().join("js"))
+            .arg("--ports_file_dir")
+            .arg(&ports_dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", Self::binary().display()))?;
+        let mut server = Self {
+            child,
+            url: String::new(),
+            _store: store,
+        };
+        server.url = server.wait_for_port(&ports_dir)?;
+        Ok(server)
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The server writes `nats-server_<pid>.ports` once it listens.
+    fn wait_for_port(&mut self, dir: &std::path::Path) -> anyhow::Result<String> {
+        let file = dir.join(format!("nats-server_{}.ports", self.child.id()));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().context("polling nats-server")? {
+                bail!("nats-server exited at start-up with {status}");
+            }
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                let ports: serde_json::Value =
+                    serde_json::from_str(&text).context("parsing the ports file")?;
+                if let Some(url) = ports["nats"][0].as_str() {
+                    return Ok(url.to_owned());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        bail!("nats-server did not report its port within 10 s")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
