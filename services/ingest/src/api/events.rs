@@ -319,11 +319,13 @@ impl EventsApi {
             "timestamp": input.timestamp,
             "payload": input.payload,
         }));
-        if let Some(key) = key.as_deref() {
-            if let Some(stored) = store::idempotency::find(&state.pool, tenant, key).await? {
-                state.metrics.idempotent_replays.inc();
-                return replay(stored, &hash);
-            }
+        let stored = match key.as_deref() {
+            Some(key) => store::idempotency::find(&state.pool, tenant, key).await?,
+            None => None,
+        };
+        if let Some(stored) = stored {
+            state.metrics.idempotent_replays.inc();
+            return replay(stored, &hash);
         }
         match Self::store(&state, tenant, &input, key.as_deref(), &hash).await? {
             Some(answer) => {

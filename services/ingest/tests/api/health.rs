@@ -13,31 +13,32 @@ async fn ready_while_postgres_and_nats_answer(pool: PgPool) {
     app.call(Method::GET, "/healthz", None, None)
         .await
         .expect(200);
-    let ready = app
-        .call(Method::GET, "/readyz", None, None)
-        .await
-        .expect(200);
+    let ready = wait_for_readyz(&app, 200).await;
     assert_eq!(
         ready.body["checks"],
         json!({ "postgres": "ok", "nats": "ok" })
     );
 
     drop(app.nats.take());
-    let app = &app;
-    let down = eventually(
-        "readyz to fail without NATS",
-        Duration::from_secs(10),
-        || async move {
-            let reply = app.call(Method::GET, "/readyz", None, None).await;
-            (reply.status.as_u16() == 503).then_some(reply)
-        },
-    )
-    .await;
+    let down = wait_for_readyz(&app, 503).await;
     assert_ne!(down.body["checks"]["nats"], "ok");
     assert_eq!(down.body["checks"]["postgres"], "ok");
     app.call(Method::GET, "/healthz", None, None)
         .await
         .expect(200);
+}
+
+/// The NATS client connects (and notices a lost server) in the background.
+async fn wait_for_readyz(app: &crate::helpers::TestApp, status: u16) -> crate::helpers::Reply {
+    eventually(
+        &format!("readyz to answer {status}"),
+        Duration::from_secs(10),
+        || async move {
+            let reply = app.call(Method::GET, "/readyz", None, None).await;
+            (reply.status.as_u16() == status).then_some(reply)
+        },
+    )
+    .await
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite: unit and API tests against real PostgreSQL and nats-server, then the
+# README walk-through against a running stack.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+
+# Tests make their own databases (one per test) on this server, next to this one.
+export DATABASE_URL=${HERALD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/herald_test}
+"$here/ensure-services.sh"
+command -v jq >/dev/null || apt_install jq
+command -v curl >/dev/null || apt_install curl
+
+db=${DATABASE_URL##*/}
+admin_url=${DATABASE_URL%/*}/postgres
+exists=$(psql "$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")
+[ "$exists" = 1 ] || psql "$admin_url" -qc "CREATE DATABASE \"$db\""
+
+cd "$root"
+log "running the test suite"
+cargo test --workspace --locked
+
+log "checking the README walk-through against make run"
+"$here/check-walkthrough.sh"
