@@ -11,7 +11,7 @@ use herald_runtime::health::{self, Dependencies};
 use herald_runtime::metrics::ObserveHttp;
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::{Config, Metrics, database};
-use poem::listener::{Acceptor, TcpAcceptor};
+use poem::listener::TcpAcceptor;
 use poem::middleware::{CatchPanic, Tracing};
 use poem::{Endpoint, EndpointExt, Route, Server};
 use sqlx::PgPool;
@@ -26,6 +26,7 @@ pub struct Application {
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
+    pool: PgPool,
 }
 
 impl Application {
@@ -47,11 +48,12 @@ impl Application {
             .with_context(|| format!("binding the API to {}", config.api_addr))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let acceptor = TcpAcceptor::from_tokio(listener).context("wrapping the listener")?;
-        let endpoint = endpoint(config, pool, nats).boxed();
+        let endpoint = endpoint(config, pool.clone(), nats).boxed();
         Ok(Self {
             acceptor,
             local_addr,
             endpoint,
+            pool,
         })
     }
 
@@ -61,15 +63,18 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: ShutdownToken) -> anyhow::Result<()> {
-        debug_assert!(!self.acceptor.local_addr().is_empty());
-        Server::new_with_acceptor(self.acceptor)
+        let housekeeping = tokio::spawn(crate::maintenance::run(self.pool, shutdown.clone()));
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 self.endpoint,
-                shutdown.cancelled_owned(),
+                shutdown.clone().cancelled_owned(),
                 Some(DRAIN_TIMEOUT),
             )
             .await
-            .context("serving the API")
+            .context("serving the API");
+        shutdown.cancel();
+        let _ = housekeeping.await;
+        served
     }
 }
 

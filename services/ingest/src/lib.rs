@@ -7,6 +7,7 @@ mod auth;
 mod body;
 pub mod error;
 mod fingerprint;
+pub mod maintenance;
 mod pagination;
 pub mod state;
 mod store;

@@ -62,12 +62,12 @@ impl NatsServer {
             if let Some(status) = self.child.try_wait().context("polling nats-server")? {
                 bail!("nats-server exited at start-up with {status}");
             }
-            if let Ok(text) = std::fs::read_to_string(&file) {
-                let ports: serde_json::Value =
-                    serde_json::from_str(&text).context("parsing the ports file")?;
-                if let Some(url) = ports["nats"][0].as_str() {
-                    return Ok(url.to_owned());
-                }
+            // The file may be caught half-written: an unreadable one is read again.
+            let ports = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+            if let Some(url) = ports.as_ref().and_then(|p| p["nats"][0].as_str()) {
+                return Ok(url.to_owned());
             }
             std::thread::sleep(Duration::from_millis(10));
         }

@@ -52,3 +52,13 @@ pub async fn claim(
     .context("storing idempotency key")?;
     Ok(stored.rows_affected() == 1)
 }
+
+/// Deletes answers past their 24 hours; returns how many.
+pub async fn delete_expired(pool: &PgPool) -> anyhow::Result<u64> {
+    let done =
+        sqlx::query("DELETE FROM idempotency_keys WHERE created_at <= now() - interval '24 hours'")
+            .execute(pool)
+            .await
+            .context("deleting expired idempotency keys")?;
+    Ok(done.rows_affected())
+}

@@ -144,3 +144,37 @@ async fn malformed_keys_are_refused(pool: PgPool) {
     }
     assert_eq!(app.count("SELECT count(*) FROM events").await, 0);
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn expired_answers_are_deleted_by_housekeeping(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    app.event_type(&key, "t").await;
+    for idempotency_key in ["old", "fresh"] {
+        app.call_raw(
+            poem::http::Method::POST,
+            "/events",
+            &key,
+            JSON,
+            br#"{"type":"t","payload":{}}"#.to_vec(),
+            &[("Idempotency-Key", idempotency_key)],
+        )
+        .await
+        .expect(201);
+    }
+    sqlx::query(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let deleted = herald_ingest::maintenance::expire_idempotency_keys(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    let left: Vec<String> = sqlx::query_scalar("SELECT key FROM idempotency_keys")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, ["fresh"]);
+}
