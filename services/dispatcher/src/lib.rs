@@ -1,27 +1,90 @@
-//! Dispatcher: pulls delivery jobs from JetStream and delivers them to receivers.
+//! Dispatcher: pulls delivery jobs from every tenant's JetStream consumer, signs and POSTs
+//! each to its receiver, records every attempt, retries on the schedule by delayed NAK, and
+//! hands permanent failures to the DLQ service.
 //!
-//! The process starts, connects to PostgreSQL and NATS and reports its health; the delivery
-//! work it hosts is described in docs/design.md.
+//! - `supervisor`: one puller per tenant consumer;
+//! - `puller`: fetches what the process has room for, maps outcomes to acks;
+//! - `worker`: the step, one job to one `Outcome`;
+//! - `sender`, `request`: the HTTP attempt; `store`: its SQL; `dead_letters`: the hand-off.
+
+pub mod dead_letters;
+pub mod metrics;
+pub mod puller;
+pub mod request;
+pub mod sender;
+pub mod slots;
+pub mod store;
+pub mod supervisor;
+pub mod worker;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
+use herald_domain::AddressPolicy;
+use herald_domain::retry::RetryPolicy;
 use herald_runtime::health::{self, Dependencies};
+use herald_runtime::jetstream::{self, Topology};
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::{Config, Metrics, database, nats};
+use sqlx::PgPool;
+use tokio::sync::Semaphore;
+
+use crate::dead_letters::DeadLetters;
+use crate::metrics::DispatchMetrics;
+use crate::sender::Sender;
+use crate::slots::WebhookSlots;
+use crate::supervisor::Supervisor;
+use crate::worker::Worker;
 
 /// Where the health and metrics routes listen.
 pub const HEALTH_ADDR_VARIABLE: &str = "HERALD_DISPATCHER_HEALTH_ADDR";
 pub const DEFAULT_HEALTH_ADDR: &str = "127.0.0.1:8081";
 
-pub async fn run(
-    config: &Config,
-    health_addr: SocketAddr,
-    shutdown: ShutdownToken,
-) -> anyhow::Result<()> {
+/// How often new tenant consumers are looked for.
+pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Connects, then dispatches and serves health until `shutdown`.
+pub async fn run(config: &Config, health_addr: SocketAddr, shutdown: ShutdownToken) -> anyhow::Result<()> {
     let pool = database::connect_and_migrate(&config.database_url).await?;
     let nats = nats::connect(&config.nats_url, "dispatcher").await?;
-    let metrics = Arc::new(Metrics::new());
+    let mut metrics = Metrics::new();
+    let supervisor = supervisor(config, pool.clone(), nats.clone(), metrics.registry_mut())?;
+    let metrics = Arc::new(metrics);
     tracing::info!(addr = %health_addr, "dispatcher health routes listening");
-    health::serve(health_addr, Dependencies { pool, nats }, metrics, shutdown).await
+    let dispatching = tokio::spawn(supervisor.run(shutdown.clone()));
+    let served = health::serve(health_addr, Dependencies { pool, nats }, metrics, shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = dispatching.await;
+    served
+}
+
+/// Everything but the connections and the health routes: tests run this in-process.
+pub fn supervisor(
+    config: &Config,
+    pool: PgPool,
+    nats: async_nats::Client,
+    registry: &mut prometheus_client::registry::Registry,
+) -> anyhow::Result<Supervisor> {
+    let js = jetstream::context(nats);
+    let topology = Topology::new(&config.nats_prefix);
+    let policy = Arc::new(AddressPolicy::allowing(config.allow_private_cidrs.clone()));
+    let worker = Worker {
+        pool,
+        sender: Sender::new(config.delivery_timeout, policy)?,
+        policy: RetryPolicy::new(config.retry_schedule.clone()),
+        dead_letters: DeadLetters::new(js.clone(), topology.clone()),
+        lease: config.ack_wait(),
+        slots: WebhookSlots::new(config.dispatch.webhook_concurrency),
+        metrics: DispatchMetrics::register(registry),
+    };
+    Ok(Supervisor {
+        js,
+        topology,
+        worker: Arc::new(worker),
+        slots: Arc::new(Semaphore::new(config.dispatch.process_concurrency)),
+        discovery_interval: DISCOVERY_INTERVAL,
+        heartbeat: config.ack_wait() / 3,
+        drain: config.delivery_timeout + Duration::from_secs(5),
+    })
 }

@@ -2,12 +2,18 @@
 //! beyond what callers pass in, so every rule here is a unit test away.
 
 pub mod api_key;
+pub mod classify;
 pub mod duration;
+pub mod envelope;
 pub mod ids;
+pub mod job;
 pub mod names;
 pub mod quotas;
+pub mod retry;
 pub mod secret;
+pub mod signing;
 pub mod ssrf;
+pub mod traceparent;
 pub mod webhook_url;
 
 pub use api_key::ApiKey;

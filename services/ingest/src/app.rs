@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use herald_domain::AddressPolicy;
+use herald_domain::{AddressPolicy, QuotaLimits};
 use herald_runtime::health::{self, Dependencies};
+use herald_runtime::jetstream::{ConsumerSettings, Topology};
 use herald_runtime::metrics::ObserveHttp;
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::{Config, Metrics, database};
@@ -17,6 +18,7 @@ use poem::{Endpoint, EndpointExt, Route, Server};
 use sqlx::PgPool;
 
 use crate::error::JsonErrors;
+use crate::publisher::Publisher;
 use crate::state::{AppState, IngestMetrics};
 
 /// How long in-flight requests may take to finish after shutdown is requested.
@@ -26,7 +28,9 @@ pub struct Application {
     acceptor: TcpAcceptor,
     local_addr: SocketAddr,
     endpoint: poem::endpoint::BoxEndpoint<'static>,
+    config: Config,
     pool: PgPool,
+    nats: async_nats::Client,
 }
 
 impl Application {
@@ -48,12 +52,14 @@ impl Application {
             .with_context(|| format!("binding the API to {}", config.api_addr))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let acceptor = TcpAcceptor::from_tokio(listener).context("wrapping the listener")?;
-        let endpoint = endpoint(config, pool.clone(), nats).boxed();
+        let endpoint = endpoint(config, pool.clone(), nats.clone()).boxed();
         Ok(Self {
             acceptor,
             local_addr,
             endpoint,
+            config: config.clone(),
             pool,
+            nats,
         })
     }
 
@@ -63,7 +69,7 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: ShutdownToken) -> anyhow::Result<()> {
-        let housekeeping = tokio::spawn(crate::maintenance::run(self.pool, shutdown.clone()));
+        let housekeeping = background(&self.config, self.pool, self.nats, shutdown.clone());
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 self.endpoint,
@@ -76,6 +82,47 @@ impl Application {
         let _ = housekeeping.await;
         served
     }
+}
+
+/// What runs beside the API until `shutdown`: the outbox relay and housekeeping.
+pub fn background(
+    config: &Config,
+    pool: PgPool,
+    nats: async_nats::Client,
+    shutdown: ShutdownToken,
+) -> tokio::task::JoinHandle<()> {
+    let publisher = Arc::new(publisher(config, pool.clone(), nats));
+    tokio::spawn(async move {
+        if let Err(error) = publisher.ensure_topology().await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "JetStream topology not ready yet; the relay retries"
+            );
+        }
+        tokio::join!(
+            crate::relay::run(
+                publisher,
+                pool.clone(),
+                crate::relay::GRACE,
+                shutdown.clone()
+            ),
+            crate::maintenance::run(pool, shutdown),
+        );
+    })
+}
+
+fn publisher(config: &Config, pool: PgPool, nats: async_nats::Client) -> Publisher {
+    let defaults = ConsumerSettings {
+        max_ack_pending: i64::from(QuotaLimits::default().max_concurrent_deliveries),
+        ack_wait: config.ack_wait(),
+        max_deliver: config.dispatch.max_deliver,
+    };
+    Publisher::new(
+        herald_runtime::jetstream::context(nats),
+        Topology::new(&config.nats_prefix),
+        pool,
+        defaults,
+    )
 }
 
 /// The whole HTTP surface, without a socket: tests drive it with `poem::test::TestClient`.
@@ -93,6 +140,7 @@ pub fn endpoint(
         admin_token: config.admin_token.as_deref().map(Arc::from),
         address_policy: Arc::new(AddressPolicy::allowing(config.allow_private_cidrs.clone())),
         metrics: ingest_metrics,
+        publisher: Arc::new(publisher(config, pool.clone(), nats.clone())),
     };
     let api = crate::api::service().server("/");
     let spec = api.spec_endpoint();

@@ -17,6 +17,7 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: TenantId,
+    pub name: String,
     pub key_id: ApiKeyId,
 }
 
@@ -54,18 +55,19 @@ fn state(req: &Request) -> poem::Result<&AppState> {
 
 async fn check_tenant_key(req: &Request, bearer: Bearer) -> poem::Result<Tenant> {
     let state = state(req)?;
-    let row: Option<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT k.tenant_id, k.id FROM api_keys k
+    let row: Option<(Uuid, String, Uuid)> = sqlx::query_as(
+        "SELECT t.id, t.name, k.id FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(hash_api_key(&bearer.token))
     .fetch_optional(&state.pool)
     .await
     .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("looking up an API key")))?;
-    let (tenant_id, key_id) =
+    let (tenant_id, name, key_id) =
         row.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
     Ok(Tenant {
         id: TenantId::from_uuid(tenant_id),
+        name,
         key_id: ApiKeyId::from_uuid(key_id),
     })
 }

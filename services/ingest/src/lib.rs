@@ -9,7 +9,9 @@ pub mod error;
 mod fingerprint;
 pub mod maintenance;
 mod pagination;
+pub mod publisher;
+pub mod relay;
 pub mod state;
 mod store;
 
-pub use app::{Application, endpoint};
+pub use app::{Application, background, endpoint};

@@ -7,6 +7,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 
+use crate::publisher::Publisher;
+
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
@@ -15,6 +17,7 @@ pub struct AppState {
     pub admin_token: Option<Arc<str>>,
     pub address_policy: Arc<AddressPolicy>,
     pub metrics: Arc<IngestMetrics>,
+    pub publisher: Arc<Publisher>,
 }
 
 /// Ingest's own metrics, beside the HTTP ones every service has.

@@ -25,6 +25,26 @@ pub struct Config {
     pub delivery_timeout: Duration,
     pub allow_private_cidrs: Vec<IpNet>,
     pub log_format: LogFormat,
+    pub dispatch: DispatchLimits,
+}
+
+/// How hard one dispatcher process works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DispatchLimits {
+    /// Attempts in flight in one process, all tenants together.
+    pub process_concurrency: usize,
+    /// Attempts in flight to one webhook in one process: a slow webhook cannot take all of
+    /// its tenant's concurrency.
+    pub webhook_concurrency: usize,
+    /// JetStream redeliveries of one job before the MAX_DELIVERIES safety net fires.
+    pub max_deliver: i64,
+}
+
+impl Config {
+    /// How long JetStream waits for an ack: an attempt, plus time for its bookkeeping.
+    pub fn ack_wait(&self) -> Duration {
+        self.delivery_timeout + Duration::from_secs(15)
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -75,6 +95,11 @@ impl Config {
                 "pretty" => LogFormat::Pretty,
                 other => bail!("HERALD_LOG_FORMAT must be json or pretty, not {other:?}"),
             },
+            dispatch: DispatchLimits {
+                process_concurrency: positive(&get, "HERALD_DISPATCHER_CONCURRENCY", 256)?,
+                webhook_concurrency: positive(&get, "HERALD_WEBHOOK_CONCURRENCY", 10)?,
+                max_deliver: positive(&get, "HERALD_MAX_DELIVER", 100)?,
+            },
         })
     }
 }
@@ -90,6 +115,20 @@ fn setting(lookup: &impl Fn(&str) -> Option<String>, name: &str) -> anyhow::Resu
     let contents =
         std::fs::read_to_string(&path).with_context(|| format!("reading {name}_FILE {path:?}"))?;
     Ok(Some(contents.trim().to_owned()))
+}
+
+fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    get: &impl Fn(&str) -> anyhow::Result<Option<String>>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T> {
+    let Some(raw) = get(name)? else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<T>() {
+        Ok(value) if value > T::default() => Ok(value),
+        _ => bail!("{name} must be a positive whole number, not {raw:?}"),
+    }
 }
 
 /// The prefix becomes a token of NATS subjects and part of stream names.
@@ -170,6 +209,8 @@ mod tests {
             ("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.1/33"),
             ("HERALD_LOG_FORMAT", "xml"),
             ("HERALD_NATS_PREFIX", "a.b"),
+            ("HERALD_WEBHOOK_CONCURRENCY", "0"),
+            ("HERALD_MAX_DELIVER", "lots"),
         ] {
             let err = format!("{:#}", config(&[(name, value)]).unwrap_err());
             assert!(err.contains(name), "{name}: {err}");

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod database;
 pub mod health;
+pub mod jetstream;
 pub mod metrics;
 pub mod nats;
 pub mod shutdown;

@@ -121,6 +121,17 @@ impl AdminApi {
             .ok_or_else(|| {
                 ApiError::conflict("tenant_exists", format!("a tenant named {name:?} exists"))
             })?;
+        // Its JetStream consumer; if NATS is down now, the relay creates it once NATS is back.
+        let concurrency =
+            i64::from(herald_domain::QuotaLimits::default().max_concurrent_deliveries);
+        if let Err(error) = state
+            .publisher
+            .ensure_tenant(name.as_str(), concurrency)
+            .await
+        {
+            tracing::warn!(error = format!("{error:#}"), tenant = %name, "consumer not created yet");
+            state.publisher.invalidate_topology();
+        }
         let mut out = TenantOut::from(row);
         out.api_key = Some(key.expose().to_owned());
         Ok(CreateTenantResponse::Created(Json(out)))

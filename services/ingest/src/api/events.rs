@@ -2,6 +2,8 @@
 //! delivery per matching webhook in one transaction, before the answer.
 
 use chrono::{DateTime, Utc};
+use herald_domain::job::DeliveryJob;
+use herald_domain::traceparent::TraceParent;
 use herald_domain::{DeliveryId, EventId, EventTypeName, WebhookId};
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
@@ -17,6 +19,7 @@ use crate::auth::TenantAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::fingerprint::fingerprint;
+use crate::publisher::OutboxJob;
 use crate::state::AppState;
 use crate::store;
 use crate::store::events::{EventRow, NewEvent};
@@ -25,6 +28,8 @@ pub struct EventsApi;
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 const MAX_SCHEMA_ERRORS: usize = 10;
+/// How long an answer may wait for JetStream; past it the relay takes over.
+const PUBLISH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Debug, Object, Deserialize)]
 #[oai(example, rename_all = "snake_case")]
@@ -236,6 +241,28 @@ impl EventsApi {
         ))
     }
 
+    /// Hands the jobs to JetStream, in the caller's trace when it sent one.
+    async fn publish(
+        state: &AppState,
+        tenant: &str,
+        jobs: Vec<DeliveryJob>,
+        traceparent: Option<&str>,
+    ) {
+        let trace = traceparent
+            .and_then(TraceParent::parse)
+            .map_or_else(TraceParent::new_root, |parent| parent.child())
+            .to_string();
+        let jobs: Vec<OutboxJob> = jobs
+            .into_iter()
+            .map(|job| OutboxJob {
+                job,
+                tenant: tenant.to_owned(),
+                traceparent: Some(trace.clone()),
+            })
+            .collect();
+        state.publisher.publish_within(&jobs, PUBLISH_LIMIT).await;
+    }
+
     /// Stores the event and its deliveries. `None`: a concurrent request with the same
     /// idempotency key committed first; nothing was stored.
     async fn store(
@@ -244,7 +271,7 @@ impl EventsApi {
         input: &EventIn,
         key: Option<&str>,
         hash: &str,
-    ) -> anyhow::Result<Option<EventAccepted>> {
+    ) -> anyhow::Result<Option<(EventAccepted, Vec<DeliveryJob>)>> {
         let mut tx = state.pool.begin().await?;
         let event = store::events::insert(
             &mut tx,
@@ -261,6 +288,16 @@ impl EventsApi {
         let webhooks = store::webhooks::matching(&mut tx, tenant, &event.event_type).await?;
         let deliveries =
             store::deliveries::insert_pending(&mut tx, tenant, event.id, &webhooks).await?;
+        let jobs = deliveries
+            .iter()
+            .map(|d| DeliveryJob {
+                delivery_id: d.id,
+                event_id: event.id,
+                webhook_id: d.webhook_id,
+                tenant_id: tenant,
+                generation: 0,
+            })
+            .collect();
         let answer = EventAccepted {
             id: EventId::from_uuid(event.id).to_string(),
             event_type: event.event_type,
@@ -283,7 +320,7 @@ impl EventsApi {
             }
         }
         tx.commit().await?;
-        Ok(Some(answer))
+        Ok(Some((answer, jobs)))
     }
 }
 
@@ -304,6 +341,9 @@ impl EventsApi {
         /// Makes retries safe: repeats within 24 hours return the first answer.
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
+        /// W3C trace context; deliveries of this event join the caller's trace.
+        #[oai(name = "traceparent")]
+        traceparent: Header<Option<String>>,
         body: JsonBody<EventIn>,
     ) -> ApiResult<CreateEventResponse> {
         let tenant = auth.0.id.as_uuid();
@@ -328,12 +368,11 @@ impl EventsApi {
             return replay(stored, &hash);
         }
         match Self::store(&state, tenant, &input, key.as_deref(), &hash).await? {
-            Some(answer) => {
+            Some((answer, jobs)) => {
                 state.metrics.events_accepted.inc();
-                state
-                    .metrics
-                    .deliveries_created
-                    .inc_by(answer.deliveries.len() as u64);
+                let created = answer.deliveries.len() as u64;
+                state.metrics.deliveries_created.inc_by(created);
+                Self::publish(&state, &auth.0.name, jobs, traceparent.0.as_deref()).await;
                 Ok(CreateEventResponse::Created(Json(answer), None))
             }
             None => {

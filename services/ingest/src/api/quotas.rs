@@ -191,6 +191,13 @@ impl QuotasApi {
         };
         store::audit::record(&mut tx, entry).await?;
         tx.commit().await.map_err(anyhow::Error::new)?;
+        if before.max_concurrent_deliveries != after.max_concurrent_deliveries {
+            let cap = i64::from(after.max_concurrent_deliveries);
+            if let Err(error) = state.publisher.ensure_tenant(&tenant.name, cap).await {
+                tracing::warn!(error = format!("{error:#}"), tenant = %tenant.name, "consumer not updated yet");
+                state.publisher.invalidate_topology();
+            }
+        }
         Ok(Json(QuotaReport {
             tenant: TenantId::from_uuid(tenant.id).to_string(),
             limits: after.into(),

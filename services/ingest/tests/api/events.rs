@@ -46,10 +46,13 @@ async fn an_event_gets_one_pending_delivery_per_matching_webhook(pool: PgPool) {
     let mut expected = vec![all_types.as_str(), orders.as_str()];
     expected.sort();
     assert_eq!(targets, expected);
-    let stored = app
-        .count("SELECT count(*) FROM deliveries WHERE status = 'pending' AND published_at IS NULL")
-        .await;
-    assert_eq!(stored, 2, "rows are ready for the dispatcher");
+    let published =
+        "SELECT count(*) FROM deliveries WHERE status = 'pending' AND published_at IS NOT NULL";
+    assert_eq!(
+        app.count(published).await,
+        2,
+        "jobs are on JetStream for the dispatcher"
+    );
 
     let shown = app.get(&key, &format!("/events/{event}")).await.expect(200);
     assert_eq!(shown.body["type"], "order.created");

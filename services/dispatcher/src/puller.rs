@@ -1,0 +1,120 @@
+//! One tenant's pull loop: fetch only as many jobs as the process has free slots for, work
+//! each in its own task, and map its outcome to an ack or a delayed NAK. On shutdown it stops
+//! fetching and lets in-flight jobs finish (or NAKs them past the drain limit by leaving them
+//! unacked for redelivery).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::AckKind;
+use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::message::Message;
+use futures::StreamExt;
+use herald_domain::job::DeliveryJob;
+use herald_domain::traceparent::TraceParent;
+use herald_runtime::shutdown::ShutdownToken;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use crate::worker::{Outcome, Worker};
+
+/// At most this many jobs per fetch.
+const MAX_BATCH: usize = 64;
+/// A fetch waits at most this long for jobs (2.9 needs an expiry, see the design notes).
+const FETCH_EXPIRES: Duration = Duration::from_secs(1);
+/// After an error the worker could not classify (database down...), ask again after this.
+const ERROR_BACKOFF: Duration = Duration::from_secs(5);
+
+pub struct Puller {
+    pub consumer: PullConsumer,
+    pub tenant: String,
+    pub worker: Arc<Worker>,
+    pub slots: Arc<Semaphore>,
+    /// How often a job in progress tells JetStream it is still being worked.
+    pub heartbeat: Duration,
+    /// How long shutdown waits for in-flight jobs.
+    pub drain: Duration,
+}
+
+impl Puller {
+    pub async fn run(self, shutdown: ShutdownToken) {
+        let this = Arc::new(self);
+        let mut tasks = JoinSet::new();
+        while let Some(mut permits) = this.free_slots(&shutdown).await {
+            let batch = this.consumer.fetch().max_messages(permits.len()).expires(FETCH_EXPIRES).messages().await;
+            let mut batch = match batch {
+                Ok(batch) => batch,
+                Err(error) => {
+                    tracing::warn!(tenant = %this.tenant, %error, "fetch failed");
+                    drop(permits);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(ERROR_BACKOFF) => continue,
+                    }
+                }
+            };
+            while let Some(next) = batch.next().await {
+                let (Ok(message), Some(permit)) = (next, permits.pop()) else { continue };
+                tasks.spawn(this.clone().handle(message, permit));
+            }
+            while tasks.try_join_next().is_some() {}
+        }
+        if tokio::time::timeout(this.drain, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+            tracing::warn!(tenant = %this.tenant, "drain limit reached; unfinished jobs will be redelivered");
+            tasks.abort_all();
+        }
+    }
+
+    /// Waits for at least one free process slot and takes as many more as are free now.
+    async fn free_slots(&self, shutdown: &ShutdownToken) -> Option<Vec<OwnedSemaphorePermit>> {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => return None,
+            permit = self.slots.clone().acquire_owned() => permit.ok()?,
+        };
+        let mut permits = vec![first];
+        while permits.len() < MAX_BATCH {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(permit) => permits.push(permit),
+                Err(_) => break,
+            }
+        }
+        Some(permits)
+    }
+
+    async fn handle(self: Arc<Self>, message: Message, _slot: OwnedSemaphorePermit) {
+        let Ok(job) = serde_json::from_slice::<DeliveryJob>(&message.payload) else {
+            tracing::error!(subject = %message.subject, "undecodable job terminated");
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        };
+        let trace = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("traceparent"))
+            .and_then(|v| TraceParent::parse(v.as_str()));
+        let outcome = tokio::select! {
+            outcome = self.worker.work(&job, &self.tenant, trace) => outcome,
+            never = heartbeat(&message, self.heartbeat) => match never {},
+        };
+        let ack = match &outcome {
+            Ok(Outcome::Delivered | Outcome::Dead | Outcome::Skip) => AckKind::Ack,
+            Ok(Outcome::Retry(delay) | Outcome::Defer(delay)) => AckKind::Nak(Some(*delay)),
+            Err(error) => {
+                tracing::error!(error = format!("{error:#}"), "delivery job failed; it will be redelivered");
+                AckKind::Nak(Some(ERROR_BACKOFF))
+            }
+        };
+        self.worker.metrics.observe_job(outcome.ok());
+        if let Err(error) = message.ack_with(ack).await {
+            tracing::warn!(%error, "ack not sent; JetStream will redeliver after ack_wait");
+        }
+    }
+}
+
+/// Tells JetStream the job is still in progress, until dropped.
+async fn heartbeat(message: &Message, every: Duration) -> std::convert::Infallible {
+    loop {
+        tokio::time::sleep(every).await;
+        let _ = message.ack_with(AckKind::Progress).await;
+    }
+}

@@ -1,0 +1,188 @@
+//! Sending one attempt: a pooled HTTP client that never follows redirects, never retries on
+//! its own, goes through no proxy, enforces the delivery timeout, reads at most a KiB of the
+//! answer, and refuses internal addresses both for IP-literal URLs and on every DNS
+//! resolution (defence in depth beside the check at registration).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::Utc;
+use herald_domain::AddressPolicy;
+use herald_domain::classify::{AttemptResult, parse_retry_after};
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::header::HeaderMap;
+
+/// How much of a receiver's answer is kept with the attempt.
+pub const RESPONSE_EXCERPT: usize = 1024;
+
+#[derive(Debug)]
+pub struct AttemptReport {
+    pub result: AttemptResult,
+    pub duration: Duration,
+    pub response_excerpt: Option<String>,
+}
+
+impl AttemptReport {
+    pub fn status_code(&self) -> Option<u16> {
+        match self.result {
+            AttemptResult::Response { status, .. } => Some(status),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    policy: Arc<AddressPolicy>,
+}
+
+impl Sender {
+    pub fn new(timeout: Duration, policy: Arc<AddressPolicy>) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("Herald-Webhooks/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .retry(reqwest::retry::never())
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(32)
+            .dns_resolver(Arc::new(PolicyResolver {
+                policy: policy.clone(),
+            }))
+            .build()
+            .context("building the HTTP client")?;
+        Ok(Self { client, policy })
+    }
+
+    /// POSTs `body` to `url` with `headers`; never fails, every outcome is a report.
+    pub async fn send(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> AttemptReport {
+        let started = Instant::now();
+        if let Some(refused) = self.refuse_literal(url) {
+            return AttemptReport {
+                result: refused,
+                duration: started.elapsed(),
+                response_excerpt: None,
+            };
+        }
+        let sent = self.client.post(url).headers(headers).body(body).send().await;
+        let (result, response_excerpt) = match sent {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| parse_retry_after(v, Utc::now()));
+                let excerpt = read_excerpt(response).await;
+                (AttemptResult::Response { status, retry_after }, excerpt)
+            }
+            Err(error) => (failure(&error), None),
+        };
+        AttemptReport {
+            result,
+            duration: started.elapsed(),
+            response_excerpt,
+        }
+    }
+
+    /// hyper never asks the resolver about IP-literal hosts, so they are judged here.
+    fn refuse_literal(&self, url: &str) -> Option<AttemptResult> {
+        let parsed = url::Url::parse(url).ok()?;
+        let ip = match parsed.host()? {
+            url::Host::Ipv4(v4) => IpAddr::V4(v4),
+            url::Host::Ipv6(v6) => IpAddr::V6(v6),
+            url::Host::Domain(_) => return None,
+        };
+        (!self.policy.permits_ip(ip)).then(|| AttemptResult::Forbidden(ip.to_string()))
+    }
+}
+
+/// The first KiB of the body, read without waiting for (or buffering) the rest.
+async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
+    let mut kept = Vec::new();
+    while kept.len() < RESPONSE_EXCERPT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    kept.truncate(RESPONSE_EXCERPT);
+    (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned())
+}
+
+fn failure(error: &reqwest::Error) -> AttemptResult {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<ForbiddenAddress>() {
+            return AttemptResult::Forbidden(refused.to_string());
+        }
+        if let Some(dns) = cause.downcast_ref::<DnsFailure>() {
+            return AttemptResult::Dns(dns.to_string());
+        }
+        source = cause.source();
+    }
+    if error.is_timeout() {
+        AttemptResult::Timeout
+    } else {
+        AttemptResult::Connection(innermost(error))
+    }
+}
+
+fn innermost(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        message = cause.to_string();
+        source = cause.source();
+    }
+    message
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{host} resolves only to internal addresses ({addresses})")]
+struct ForbiddenAddress {
+    host: String,
+    addresses: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{host}: {cause}")]
+struct DnsFailure {
+    host: String,
+    cause: String,
+}
+
+/// Resolves with the system resolver, then drops every address the policy forbids.
+struct PolicyResolver {
+    policy: Arc<AddressPolicy>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await
+                .map_err(|e| DnsFailure {
+                    host: host.clone(),
+                    cause: e.to_string(),
+                })?
+                .collect();
+            let permitted: Vec<SocketAddr> = resolved
+                .iter()
+                .copied()
+                .filter(|a| policy.permits_ip(a.ip()))
+                .collect();
+            if permitted.is_empty() {
+                let addresses = resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
+                return Err(Box::new(ForbiddenAddress { host, addresses }) as _);
+            }
+            Ok(Box::new(permitted.into_iter()) as Addrs)
+        })
+    }
+}

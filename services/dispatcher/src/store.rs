@@ -1,0 +1,202 @@
+//! The dispatcher's SQL: claiming a delivery under a lease, and recording each attempt with
+//! the delivery's new state in one transaction.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use herald_domain::job::DeadReason;
+use herald_domain::retry::Decision;
+use sqlx::PgPool;
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::sender::AttemptReport;
+
+/// A delivery this dispatcher now holds, with what it needs to send it.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Claimed {
+    pub attempts: i32,
+    pub url: String,
+    pub secrets: Json<Vec<StoredSecret>>,
+    pub webhook_enabled: bool,
+    pub webhook_deleted: bool,
+    pub disabled_reason: Option<String>,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct StoredSecret {
+    pub secret: String,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// Where a delivery stands, when it could not be claimed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct State {
+    pub status: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub lease_until: Option<DateTime<Utc>>,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub last_status_code: Option<i32>,
+    pub dead_reason: Option<String>,
+}
+
+/// Takes the delivery for one attempt: it must be `pending` and due, or `processing` under a
+/// lease that ran out (its dispatcher died). `None`: not claimable now.
+pub async fn claim(pool: &PgPool, delivery: Uuid, lease: Duration) -> anyhow::Result<Option<Claimed>> {
+    sqlx::query_as(
+        "WITH claimed AS (
+           UPDATE deliveries SET status = 'processing', updated_at = now(),
+                  lease_until = now() + make_interval(secs => $2)
+           WHERE id = $1 AND (
+                 (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
+              OR (status = 'processing' AND lease_until < now()))
+           RETURNING attempts, webhook_id, event_id)
+         SELECT c.attempts, w.url, w.secrets, w.enabled AS webhook_enabled,
+                w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
+                e.event_type, e.payload, e.occurred_at
+         FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id",
+    )
+    .bind(delivery)
+    .bind(lease.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+    .context("claiming a delivery")
+}
+
+pub async fn state(pool: &PgPool, delivery: Uuid) -> anyhow::Result<Option<State>> {
+    sqlx::query_as(
+        "SELECT status, next_attempt_at, lease_until, attempts, last_error, last_status_code,
+                dead_reason
+         FROM deliveries WHERE id = $1",
+    )
+    .bind(delivery)
+    .fetch_optional(pool)
+    .await
+    .context("reading a delivery's state")
+}
+
+/// Records the attempt and moves the delivery to its next state, in one transaction.
+/// `false`: the lease was lost to another dispatcher meanwhile; nothing was changed.
+pub async fn record(
+    pool: &PgPool,
+    delivery: Uuid,
+    webhook: Uuid,
+    attempt: i32,
+    report: &AttemptReport,
+    error: Option<&str>,
+    decision: Decision,
+) -> anyhow::Result<bool> {
+    let mut tx = pool.begin().await.context("starting the attempt transaction")?;
+    let status_code = report.status_code().map(i32::from);
+    let duration_ms = i32::try_from(report.duration.as_millis()).unwrap_or(i32::MAX);
+    sqlx::query(
+        "INSERT INTO delivery_attempts
+           (id, delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+         VALUES ($1, $2, $3, now() - make_interval(secs => $4), $5, $6, $7, $8)
+         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(delivery)
+    .bind(attempt)
+    .bind(report.duration.as_secs_f64())
+    .bind(duration_ms)
+    .bind(status_code)
+    .bind(error)
+    .bind(report.response_excerpt.as_deref())
+    .execute(&mut *tx)
+    .await
+    .context("recording an attempt")?;
+    let (status, retry_in, dead_reason) = match decision {
+        Decision::Succeeded => ("success", None, None),
+        Decision::RetryIn(delay) => ("pending", Some(delay.as_secs_f64()), None),
+        Decision::Dead(reason) => ("failed", None, Some(reason_name(reason))),
+    };
+    let updated = sqlx::query(
+        "UPDATE deliveries SET status = $2, attempts = $3, last_status_code = $4, last_error = $5,
+           next_attempt_at = CASE WHEN $6::float8 IS NULL THEN NULL
+                                  ELSE now() + make_interval(secs => $6) END,
+           completed_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,
+           dead_reason = $7, lease_until = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'processing'",
+    )
+    .bind(delivery)
+    .bind(status)
+    .bind(attempt)
+    .bind(status_code)
+    .bind(error)
+    .bind(retry_in)
+    .bind(dead_reason)
+    .execute(&mut *tx)
+    .await
+    .context("updating the delivery after an attempt")?;
+    if updated.rows_affected() == 0 {
+        tx.rollback().await.context("rolling back a lost lease")?;
+        return Ok(false);
+    }
+    if decision == Decision::Dead(DeadReason::Gone) {
+        disable_webhook(&mut tx, webhook, "the receiver answered 410 Gone").await?;
+    }
+    tx.commit().await.context("committing the attempt")?;
+    Ok(true)
+}
+
+async fn disable_webhook(conn: &mut sqlx::PgConnection, webhook: Uuid, reason: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE webhooks SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(webhook)
+    .bind(reason)
+    .execute(conn)
+    .await
+    .context("disabling a webhook")?;
+    Ok(())
+}
+
+/// Fails a claimed delivery without an attempt (its webhook is gone or disabled).
+pub async fn fail_unattempted(
+    pool: &PgPool,
+    delivery: Uuid,
+    reason: DeadReason,
+    error: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'failed', last_error = $2, dead_reason = $3,
+           completed_at = now(), lease_until = NULL, updated_at = now()
+         WHERE id = $1 AND status = 'processing'",
+    )
+    .bind(delivery)
+    .bind(error)
+    .bind(reason_name(reason))
+    .execute(pool)
+    .await
+    .context("failing an unattempted delivery")?;
+    Ok(())
+}
+
+/// The name stored in `deliveries.dead_reason` (and used on the wire).
+pub fn reason_name(reason: DeadReason) -> &'static str {
+    match reason {
+        DeadReason::Permanent => "permanent",
+        DeadReason::Exhausted => "exhausted",
+        DeadReason::Gone => "gone",
+        DeadReason::WebhookDisabled => "webhook_disabled",
+        DeadReason::WebhookDeleted => "webhook_deleted",
+    }
+}
+
+pub fn reason_from_name(name: &str) -> Option<DeadReason> {
+    [
+        DeadReason::Permanent,
+        DeadReason::Exhausted,
+        DeadReason::Gone,
+        DeadReason::WebhookDisabled,
+        DeadReason::WebhookDeleted,
+    ]
+    .into_iter()
+    .find(|r| reason_name(*r) == name)
+}

@@ -1,0 +1,78 @@
+//! Finds the tenants' consumers on the deliveries stream and keeps one puller per consumer.
+//! Locally ingest creates a consumer with each tenant; on Kubernetes the operator does. New
+//! consumers are picked up within a discovery interval; a puller whose consumer vanished ends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::Context as JetStream;
+use async_nats::jetstream::consumer::pull;
+use futures::TryStreamExt;
+use herald_runtime::jetstream::Topology;
+use herald_runtime::shutdown::ShutdownToken;
+use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
+
+use crate::puller::Puller;
+use crate::worker::Worker;
+
+pub struct Supervisor {
+    pub js: JetStream,
+    pub topology: Topology,
+    pub worker: Arc<Worker>,
+    pub slots: Arc<Semaphore>,
+    pub discovery_interval: Duration,
+    pub heartbeat: Duration,
+    pub drain: Duration,
+}
+
+impl Supervisor {
+    pub async fn run(self, shutdown: ShutdownToken) {
+        let mut pullers: HashMap<String, JoinHandle<()>> = HashMap::new();
+        loop {
+            pullers.retain(|_, handle| !handle.is_finished());
+            if let Err(error) = self.discover(&mut pullers, &shutdown).await {
+                tracing::warn!(error = format!("{error:#}"), "consumer discovery failed; retrying");
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(self.discovery_interval) => {}
+            }
+        }
+        for (_, handle) in pullers {
+            let _ = handle.await;
+        }
+    }
+
+    async fn discover(
+        &self,
+        pullers: &mut HashMap<String, JoinHandle<()>>,
+        shutdown: &ShutdownToken,
+    ) -> anyhow::Result<()> {
+        self.topology.ensure_streams(&self.js).await?;
+        let stream = self.js.get_stream(self.topology.deliveries_stream()).await?;
+        let names: Vec<String> = stream.consumer_names().try_collect().await?;
+        for name in names {
+            let Some(tenant) = Topology::tenant_of_consumer(&name) else { continue };
+            if pullers.contains_key(&name) {
+                continue;
+            }
+            let consumer = stream
+                .get_consumer::<pull::Config>(&name)
+                .await
+                .map_err(|e| anyhow::anyhow!("opening consumer {name}: {e}"))?;
+            let puller = Puller {
+                consumer,
+                tenant: tenant.to_owned(),
+                worker: self.worker.clone(),
+                slots: self.slots.clone(),
+                heartbeat: self.heartbeat,
+                drain: self.drain,
+            };
+            tracing::info!(tenant, "pulling deliveries");
+            pullers.insert(name.clone(), tokio::spawn(puller.run(shutdown.clone())));
+        }
+        Ok(())
+    }
+}

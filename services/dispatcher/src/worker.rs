@@ -1,0 +1,196 @@
+//! The worker step: one delivery job in, one `Outcome` out. The loop that maps outcomes to
+//! JetStream acks lives in `puller`; tests call this step directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use herald_domain::classify::{Verdict, classify, describe};
+use herald_domain::envelope::envelope_body;
+use herald_domain::job::{DeadLetter, DeadReason, DeliveryJob};
+use herald_domain::retry::{Decision, RetryPolicy, decide};
+use herald_domain::traceparent::TraceParent;
+use herald_domain::{DeliveryId, EventId};
+use sqlx::PgPool;
+
+use crate::dead_letters::DeadLetters;
+use crate::metrics::DispatchMetrics;
+use crate::request::{Signed, active_secrets, headers};
+use crate::sender::{AttemptReport, Sender};
+use crate::slots::WebhookSlots;
+use crate::store::{self, Claimed};
+
+/// What became of a job; `puller` turns it into an ack or a delayed NAK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The receiver accepted it.
+    Delivered,
+    /// It failed transiently; the next attempt is due after this delay.
+    Retry(Duration),
+    /// It failed for good and was handed to the DLQ service.
+    Dead,
+    /// Nothing to do: already delivered, or the delivery no longer exists.
+    Skip,
+    /// Not now (its webhook is saturated, its next attempt is not due, another dispatcher
+    /// holds it): ask again after this delay. Not an attempt.
+    Defer(Duration),
+}
+
+/// How long a job waits when its webhook's slots are all taken.
+const SATURATED_DEFER: Duration = Duration::from_secs(1);
+/// The least a deferral waits, so a busy job does not spin.
+const MIN_DEFER: Duration = Duration::from_millis(100);
+
+pub struct Worker {
+    pub pool: PgPool,
+    pub sender: Sender,
+    pub policy: RetryPolicy,
+    pub dead_letters: DeadLetters,
+    /// How long a claim holds a delivery: an attempt plus its bookkeeping.
+    pub lease: Duration,
+    pub slots: WebhookSlots,
+    pub metrics: Arc<DispatchMetrics>,
+}
+
+impl Worker {
+    pub async fn work(
+        &self,
+        job: &DeliveryJob,
+        tenant: &str,
+        trace: Option<TraceParent>,
+    ) -> anyhow::Result<Outcome> {
+        let Some(_slot) = self.slots.try_acquire(job.webhook_id) else {
+            return Ok(Outcome::Defer(SATURATED_DEFER.mul_f64(1.0 + rand::random::<f64>())));
+        };
+        let Some(claimed) = store::claim(&self.pool, job.delivery_id, self.lease).await? else {
+            return self.unclaimable(job, tenant).await;
+        };
+        if claimed.webhook_deleted || !claimed.webhook_enabled {
+            return self.dead_unattempted(job, tenant, &claimed).await;
+        }
+        let attempt = claimed.attempts + 1;
+        let report = self.attempt(job, &claimed, attempt, trace).await;
+        let verdict = classify(&report.result);
+        let decision = decide(verdict, attempt.unsigned_abs(), &self.policy, rand::random());
+        let error = (verdict != Verdict::Success).then(|| describe(&report.result));
+        self.metrics.observe_attempt(&report, decision);
+        let recorded = store::record(
+            &self.pool,
+            job.delivery_id,
+            job.webhook_id,
+            attempt,
+            &report,
+            error.as_deref(),
+            decision,
+        )
+        .await?;
+        if !recorded {
+            tracing::warn!(delivery_id = %DeliveryId::from_uuid(job.delivery_id), "lease lost during the attempt");
+            return Ok(Outcome::Skip);
+        }
+        Ok(match decision {
+            Decision::Succeeded => Outcome::Delivered,
+            Decision::RetryIn(delay) => Outcome::Retry(delay),
+            Decision::Dead(reason) => {
+                let last_error = error.unwrap_or_default();
+                self.hand_off(job, tenant, reason, last_error, report.status_code(), attempt)
+                    .await?;
+                Outcome::Dead
+            }
+        })
+    }
+
+    async fn attempt(
+        &self,
+        job: &DeliveryJob,
+        claimed: &Claimed,
+        attempt: i32,
+        trace: Option<TraceParent>,
+    ) -> AttemptReport {
+        let now = Utc::now();
+        let body = envelope_body(
+            EventId::from_uuid(job.event_id),
+            &claimed.event_type,
+            claimed.occurred_at,
+            &claimed.payload,
+        );
+        let secrets = active_secrets(&claimed.secrets.0, now);
+        let headers = headers(&Signed {
+            delivery: DeliveryId::from_uuid(job.delivery_id),
+            event_type: &claimed.event_type,
+            attempt,
+            timestamp: now.timestamp(),
+            secrets: &secrets,
+            body: &body,
+            trace: trace.map_or_else(TraceParent::new_root, |t| t.child()),
+        });
+        self.sender.send(&claimed.url, headers, body).await
+    }
+
+    /// Why the claim failed decides what the job does next.
+    async fn unclaimable(&self, job: &DeliveryJob, tenant: &str) -> anyhow::Result<Outcome> {
+        let Some(state) = store::state(&self.pool, job.delivery_id).await? else {
+            tracing::warn!(delivery_id = %DeliveryId::from_uuid(job.delivery_id), "job for an unknown delivery dropped");
+            return Ok(Outcome::Skip);
+        };
+        let until = |at: Option<chrono::DateTime<Utc>>| {
+            let wait = at.map(|at| (at - Utc::now()).to_std().unwrap_or_default());
+            Outcome::Defer(wait.unwrap_or(SATURATED_DEFER).max(MIN_DEFER))
+        };
+        Ok(match state.status.as_str() {
+            "success" => Outcome::Skip,
+            "pending" => until(state.next_attempt_at),
+            "processing" => until(state.lease_until),
+            _ => {
+                // Failed: the hand-off may not have been stored before a crash; repeat it
+                // (the DLQ stream keeps one copy per message id).
+                let reason = state
+                    .dead_reason
+                    .as_deref()
+                    .and_then(store::reason_from_name)
+                    .unwrap_or(DeadReason::Exhausted);
+                let code = state.last_status_code.and_then(|c| u16::try_from(c).ok());
+                let error = state.last_error.unwrap_or_default();
+                self.hand_off(job, tenant, reason, error, code, state.attempts).await?;
+                Outcome::Dead
+            }
+        })
+    }
+
+    async fn dead_unattempted(
+        &self,
+        job: &DeliveryJob,
+        tenant: &str,
+        claimed: &Claimed,
+    ) -> anyhow::Result<Outcome> {
+        let (reason, error) = if claimed.webhook_deleted {
+            (DeadReason::WebhookDeleted, "the webhook was deleted".to_owned())
+        } else {
+            let why = claimed.disabled_reason.as_deref().unwrap_or("no reason given");
+            (DeadReason::WebhookDisabled, format!("the webhook is disabled: {why}"))
+        };
+        store::fail_unattempted(&self.pool, job.delivery_id, reason, &error).await?;
+        self.hand_off(job, tenant, reason, error, None, claimed.attempts).await?;
+        Ok(Outcome::Dead)
+    }
+
+    async fn hand_off(
+        &self,
+        job: &DeliveryJob,
+        tenant: &str,
+        reason: DeadReason,
+        last_error: String,
+        last_status_code: Option<u16>,
+        attempts: i32,
+    ) -> anyhow::Result<()> {
+        let letter = DeadLetter {
+            job: *job,
+            reason,
+            last_error,
+            last_status_code,
+            attempts,
+            failed_at: Utc::now(),
+        };
+        self.dead_letters.hand_off(tenant, &letter).await
+    }
+}

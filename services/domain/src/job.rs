@@ -1,0 +1,83 @@
+//! The delivery job carried by JetStream: just the ids. Everything else is read from
+//! PostgreSQL, the system of record, when the job is worked.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryJob {
+    pub delivery_id: Uuid,
+    pub event_id: Uuid,
+    pub webhook_id: Uuid,
+    pub tenant_id: Uuid,
+    /// Bumped by a manual retry from the DLQ, so the new job is not taken for a duplicate.
+    pub generation: i32,
+}
+
+impl DeliveryJob {
+    /// The JetStream message id: publishing the same job twice within the stream's
+    /// duplicate window stores it once.
+    pub fn message_id(&self) -> String {
+        format!(
+            "{}-{}",
+            crate::DeliveryId::from_uuid(self.delivery_id),
+            self.generation
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_differ_by_generation() {
+        let job = DeliveryJob {
+            delivery_id: Uuid::now_v7(),
+            event_id: Uuid::now_v7(),
+            webhook_id: Uuid::now_v7(),
+            tenant_id: Uuid::now_v7(),
+            generation: 0,
+        };
+        let retried = DeliveryJob {
+            generation: 1,
+            ..job
+        };
+        assert!(job.message_id().starts_with("msg_"));
+        assert_ne!(job.message_id(), retried.message_id());
+    }
+}
+
+/// Why a delivery was dead-lettered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadReason {
+    /// The receiver answered a status that retrying cannot fix (4xx but 408/429).
+    Permanent,
+    /// Every scheduled attempt failed.
+    Exhausted,
+    /// The receiver answered 410 Gone; the webhook was disabled.
+    Gone,
+    /// The webhook was disabled before this delivery could be attempted.
+    WebhookDisabled,
+    /// The webhook was deleted before this delivery could be attempted.
+    WebhookDeleted,
+}
+
+/// The dispatcher's hand-off to the DLQ service, published on the dead-letters stream with
+/// message id `dead-<delivery>-<generation>` so that repeats are stored once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub job: DeliveryJob,
+    pub reason: DeadReason,
+    pub last_error: String,
+    pub last_status_code: Option<u16>,
+    pub attempts: i32,
+    pub failed_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl DeadLetter {
+    pub fn message_id(&self) -> String {
+        format!("dead-{}", self.job.message_id())
+    }
+}

@@ -1,0 +1,83 @@
+//! The outbox relay: deliveries that are `pending` with no confirmed publish (their ingest
+//! died after commit, or NATS was down) are published again. Runs beside the API.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use herald_domain::job::DeliveryJob;
+use herald_runtime::shutdown::ShutdownToken;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::publisher::{OutboxJob, Publisher};
+
+/// How often the relay looks.
+pub const INTERVAL: Duration = Duration::from_secs(1);
+/// Rows younger than this are left to the request that made them.
+pub const GRACE: Duration = Duration::from_secs(2);
+const BATCH: i64 = 500;
+
+#[derive(sqlx::FromRow)]
+struct Unpublished {
+    id: Uuid,
+    event_id: Uuid,
+    webhook_id: Uuid,
+    tenant_id: Uuid,
+    generation: i32,
+    tenant: String,
+}
+
+/// One pass: publishes up to a batch of unpublished deliveries older than `grace`.
+pub async fn relay_once(
+    publisher: &Publisher,
+    pool: &PgPool,
+    grace: Duration,
+) -> anyhow::Result<usize> {
+    let rows: Vec<Unpublished> = sqlx::query_as(
+        "SELECT d.id, d.event_id, d.webhook_id, d.tenant_id, d.generation, t.name AS tenant
+         FROM deliveries d JOIN tenants t ON t.id = d.tenant_id
+         WHERE d.status = 'pending' AND d.published_at IS NULL
+           AND d.created_at < now() - make_interval(secs => $1)
+         ORDER BY d.created_at LIMIT $2",
+    )
+    .bind(grace.as_secs_f64())
+    .bind(BATCH)
+    .fetch_all(pool)
+    .await
+    .context("finding unpublished deliveries")?;
+    let jobs: Vec<OutboxJob> = rows
+        .into_iter()
+        .map(|r| OutboxJob {
+            job: DeliveryJob {
+                delivery_id: r.id,
+                event_id: r.event_id,
+                webhook_id: r.webhook_id,
+                tenant_id: r.tenant_id,
+                generation: r.generation,
+            },
+            tenant: r.tenant,
+            traceparent: None,
+        })
+        .collect();
+    publisher.publish(&jobs).await
+}
+
+pub async fn run(
+    publisher: std::sync::Arc<Publisher>,
+    pool: PgPool,
+    grace: Duration,
+    shutdown: ShutdownToken,
+) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => match relay_once(&publisher, &pool, grace).await {
+                Ok(0) => {}
+                Ok(published) => tracing::info!(published, "relay published outstanding delivery jobs"),
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "relay pass failed"),
+            },
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Herald's JetStream topology, in one place for every service (and the operator):
+//! - `<prefix>_DELIVERIES`: WorkQueue stream of delivery jobs on
+//!   `<prefix>.deliveries.<tenant>.<webhook>`, one durable pull consumer per tenant
+//!   (`tenant_<name>`, filtered on `<prefix>.deliveries.<tenant>.>`) whose `max_ack_pending`
+//!   is the tenant's concurrency quota;
+//! - `<prefix>_DEAD_LETTERS`: WorkQueue stream of dead-letter hand-offs from the dispatcher
+//!   to the DLQ service on `<prefix>.dead_letters.<tenant>`.
+//!
+//! Everything is created idempotently where missing.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType};
+use async_nats::jetstream::{self, Context as JetStream};
+
+/// Publishing the same message id within this window stores it once.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Clone)]
+pub struct Topology {
+    prefix: String,
+}
+
+/// How a tenant's consumer is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerSettings {
+    /// The tenant's `max_concurrent_deliveries`, across all dispatchers.
+    pub max_ack_pending: i64,
+    /// Longer than an attempt can take (delivery timeout plus the bookkeeping around it).
+    pub ack_wait: Duration,
+    /// Redeliveries before JetStream gives up on a job and raises a MAX_DELIVERIES advisory.
+    /// The attempt count that matters lives in PostgreSQL; this is the crash-loop safety net.
+    pub max_deliver: i64,
+}
+
+impl Topology {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn deliveries_stream(&self) -> String {
+        format!("{}_DELIVERIES", self.prefix)
+    }
+
+    pub fn dead_letters_stream(&self) -> String {
+        format!("{}_DEAD_LETTERS", self.prefix)
+    }
+
+    pub fn job_subject(&self, tenant: &str, webhook: &str) -> String {
+        format!("{}.deliveries.{tenant}.{webhook}", self.prefix)
+    }
+
+    pub fn tenant_filter(&self, tenant: &str) -> String {
+        format!("{}.deliveries.{tenant}.>", self.prefix)
+    }
+
+    pub fn dead_letter_subject(&self, tenant: &str) -> String {
+        format!("{}.dead_letters.{tenant}", self.prefix)
+    }
+
+    pub fn consumer_name(tenant: &str) -> String {
+        format!("tenant_{tenant}")
+    }
+
+    /// The tenant a consumer serves, for consumers this topology names.
+    pub fn tenant_of_consumer(name: &str) -> Option<&str> {
+        name.strip_prefix("tenant_")
+    }
+
+    /// Creates both streams where missing.
+    pub async fn ensure_streams(&self, js: &JetStream) -> anyhow::Result<()> {
+        for (name, subjects) in [
+            (
+                self.deliveries_stream(),
+                format!("{}.deliveries.>", self.prefix),
+            ),
+            (
+                self.dead_letters_stream(),
+                format!("{}.dead_letters.>", self.prefix),
+            ),
+        ] {
+            js.get_or_create_stream(stream::Config {
+                name: name.clone(),
+                subjects: vec![subjects],
+                retention: RetentionPolicy::WorkQueue,
+                storage: StorageType::File,
+                duplicate_window: DUPLICATE_WINDOW,
+                allow_direct: true,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("creating stream {name}"))?;
+        }
+        Ok(())
+    }
+
+    /// Creates the tenant's consumer, or brings an existing one to `settings`.
+    pub async fn ensure_tenant_consumer(
+        &self,
+        js: &JetStream,
+        tenant: &str,
+        settings: ConsumerSettings,
+    ) -> anyhow::Result<()> {
+        let stream = js
+            .get_stream(self.deliveries_stream())
+            .await
+            .context("looking up the deliveries stream")?;
+        let name = Self::consumer_name(tenant);
+        let config = pull::Config {
+            durable_name: Some(name.clone()),
+            filter_subject: self.tenant_filter(tenant),
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: settings.ack_wait,
+            max_deliver: settings.max_deliver,
+            max_ack_pending: settings.max_ack_pending,
+            ..Default::default()
+        };
+        // On the servers we run, creating with an existing name updates the mutable fields.
+        stream
+            .create_consumer(config)
+            .await
+            .with_context(|| format!("creating consumer {name}"))?;
+        Ok(())
+    }
+}
+
+/// The JetStream context of a connection.
+pub fn context(client: async_nats::Client) -> JetStream {
+    jetstream::new(client)
+}
