@@ -45,7 +45,11 @@ pub const DEFAULT_HEALTH_ADDR: &str = "127.0.0.1:8081";
 pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Connects, then dispatches and serves health until `shutdown`.
-pub async fn run(config: &Config, health_addr: SocketAddr, shutdown: ShutdownToken) -> anyhow::Result<()> {
+pub async fn run(
+    config: &Config,
+    health_addr: SocketAddr,
+    shutdown: ShutdownToken,
+) -> anyhow::Result<()> {
     let pool = database::connect_and_migrate(&config.database_url).await?;
     let nats = nats::connect(&config.nats_url, "dispatcher").await?;
     let mut metrics = Metrics::new();
@@ -53,7 +57,13 @@ pub async fn run(config: &Config, health_addr: SocketAddr, shutdown: ShutdownTok
     let metrics = Arc::new(metrics);
     tracing::info!(addr = %health_addr, "dispatcher health routes listening");
     let dispatching = tokio::spawn(supervisor.run(shutdown.clone()));
-    let served = health::serve(health_addr, Dependencies { pool, nats }, metrics, shutdown.clone()).await;
+    let served = health::serve(
+        health_addr,
+        Dependencies { pool, nats },
+        metrics,
+        shutdown.clone(),
+    )
+    .await;
     shutdown.cancel();
     let _ = dispatching.await;
     served

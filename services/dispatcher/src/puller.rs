@@ -41,7 +41,13 @@ impl Puller {
         let this = Arc::new(self);
         let mut tasks = JoinSet::new();
         while let Some(mut permits) = this.free_slots(&shutdown).await {
-            let batch = this.consumer.fetch().max_messages(permits.len()).expires(FETCH_EXPIRES).messages().await;
+            let batch = this
+                .consumer
+                .fetch()
+                .max_messages(permits.len())
+                .expires(FETCH_EXPIRES)
+                .messages()
+                .await;
             let mut batch = match batch {
                 Ok(batch) => batch,
                 Err(error) => {
@@ -54,12 +60,19 @@ impl Puller {
                 }
             };
             while let Some(next) = batch.next().await {
-                let (Ok(message), Some(permit)) = (next, permits.pop()) else { continue };
+                let (Ok(message), Some(permit)) = (next, permits.pop()) else {
+                    continue;
+                };
                 tasks.spawn(this.clone().handle(message, permit));
             }
             while tasks.try_join_next().is_some() {}
         }
-        if tokio::time::timeout(this.drain, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+        if tokio::time::timeout(this.drain, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
             tracing::warn!(tenant = %this.tenant, "drain limit reached; unfinished jobs will be redelivered");
             tasks.abort_all();
         }
@@ -100,7 +113,10 @@ impl Puller {
             Ok(Outcome::Delivered | Outcome::Dead | Outcome::Skip) => AckKind::Ack,
             Ok(Outcome::Retry(delay) | Outcome::Defer(delay)) => AckKind::Nak(Some(*delay)),
             Err(error) => {
-                tracing::error!(error = format!("{error:#}"), "delivery job failed; it will be redelivered");
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "delivery job failed; it will be redelivered"
+                );
                 AckKind::Nak(Some(ERROR_BACKOFF))
             }
         };

@@ -46,7 +46,10 @@ pub fn headers(signed: &Signed<'_>) -> HeaderMap {
     set("x-webhook-attempt", signed.attempt.to_string());
     set("traceparent", signed.trace.to_string());
     if let Some(newest) = signed.secrets.first() {
-        set("x-webhook-signature", hex_signature(newest.key(), signed.timestamp, signed.body));
+        set(
+            "x-webhook-signature",
+            hex_signature(newest.key(), signed.timestamp, signed.body),
+        );
         set(
             "webhook-signature",
             standard_signature_header(signed.secrets, &id, signed.timestamp, signed.body),
@@ -97,7 +100,11 @@ mod tests {
             secret: secret.expose(),
             expires_at,
         };
-        let (new, old, gone) = (WebhookSecret::generate(), WebhookSecret::generate(), WebhookSecret::generate());
+        let (new, old, gone) = (
+            WebhookSecret::generate(),
+            WebhookSecret::generate(),
+            WebhookSecret::generate(),
+        );
         let active = active_secrets(
             &[
                 stored(&new, None),

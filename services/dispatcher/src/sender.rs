@@ -68,7 +68,13 @@ impl Sender {
                 response_excerpt: None,
             };
         }
-        let sent = self.client.post(url).headers(headers).body(body).send().await;
+        let sent = self
+            .client
+            .post(url)
+            .headers(headers)
+            .body(body)
+            .send()
+            .await;
         let (result, response_excerpt) = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -78,7 +84,13 @@ impl Sender {
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| parse_retry_after(v, Utc::now()));
                 let excerpt = read_excerpt(response).await;
-                (AttemptResult::Response { status, retry_after }, excerpt)
+                (
+                    AttemptResult::Response {
+                        status,
+                        retry_after,
+                    },
+                    excerpt,
+                )
             }
             Err(error) => (failure(&error), None),
         };
@@ -179,7 +191,11 @@ impl Resolve for PolicyResolver {
                 .filter(|a| policy.permits_ip(a.ip()))
                 .collect();
             if permitted.is_empty() {
-                let addresses = resolved.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
+                let addresses = resolved
+                    .iter()
+                    .map(|a| a.ip().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 return Err(Box::new(ForbiddenAddress { host, addresses }) as _);
             }
             Ok(Box::new(permitted.into_iter()) as Addrs)

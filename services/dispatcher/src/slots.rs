@@ -23,7 +23,10 @@ impl WebhookSlots {
     /// A slot for one attempt to `webhook`, or `None` while all of its slots are taken.
     pub fn try_acquire(&self, webhook: Uuid) -> Option<OwnedSemaphorePermit> {
         let semaphore = {
-            let mut map = self.semaphores.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut map = self
+                .semaphores
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             map.entry(webhook)
                 .or_insert_with(|| Arc::new(Semaphore::new(self.per_webhook)))
                 .clone()

@@ -47,7 +47,11 @@ pub struct State {
 
 /// Takes the delivery for one attempt: it must be `pending` and due, or `processing` under a
 /// lease that ran out (its dispatcher died). `None`: not claimable now.
-pub async fn claim(pool: &PgPool, delivery: Uuid, lease: Duration) -> anyhow::Result<Option<Claimed>> {
+pub async fn claim(
+    pool: &PgPool,
+    delivery: Uuid,
+    lease: Duration,
+) -> anyhow::Result<Option<Claimed>> {
     sqlx::query_as(
         "WITH claimed AS (
            UPDATE deliveries SET status = 'processing', updated_at = now(),
@@ -91,7 +95,10 @@ pub async fn record(
     error: Option<&str>,
     decision: Decision,
 ) -> anyhow::Result<bool> {
-    let mut tx = pool.begin().await.context("starting the attempt transaction")?;
+    let mut tx = pool
+        .begin()
+        .await
+        .context("starting the attempt transaction")?;
     let status_code = report.status_code().map(i32::from);
     let duration_ms = i32::try_from(report.duration.as_millis()).unwrap_or(i32::MAX);
     sqlx::query(
@@ -145,7 +152,11 @@ pub async fn record(
     Ok(true)
 }
 
-async fn disable_webhook(conn: &mut sqlx::PgConnection, webhook: Uuid, reason: &str) -> anyhow::Result<()> {
+async fn disable_webhook(
+    conn: &mut sqlx::PgConnection,
+    webhook: Uuid,
+    reason: &str,
+) -> anyhow::Result<()> {
     sqlx::query(
         "UPDATE webhooks SET enabled = false, disabled_reason = $2, updated_at = now() WHERE id = $1",
     )

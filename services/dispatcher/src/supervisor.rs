@@ -33,7 +33,10 @@ impl Supervisor {
         loop {
             pullers.retain(|_, handle| !handle.is_finished());
             if let Err(error) = self.discover(&mut pullers, &shutdown).await {
-                tracing::warn!(error = format!("{error:#}"), "consumer discovery failed; retrying");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "consumer discovery failed; retrying"
+                );
             }
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -51,10 +54,15 @@ impl Supervisor {
         shutdown: &ShutdownToken,
     ) -> anyhow::Result<()> {
         self.topology.ensure_streams(&self.js).await?;
-        let stream = self.js.get_stream(self.topology.deliveries_stream()).await?;
+        let stream = self
+            .js
+            .get_stream(self.topology.deliveries_stream())
+            .await?;
         let names: Vec<String> = stream.consumer_names().try_collect().await?;
         for name in names {
-            let Some(tenant) = Topology::tenant_of_consumer(&name) else { continue };
+            let Some(tenant) = Topology::tenant_of_consumer(&name) else {
+                continue;
+            };
             if pullers.contains_key(&name) {
                 continue;
             }

@@ -60,7 +60,9 @@ impl Worker {
         trace: Option<TraceParent>,
     ) -> anyhow::Result<Outcome> {
         let Some(_slot) = self.slots.try_acquire(job.webhook_id) else {
-            return Ok(Outcome::Defer(SATURATED_DEFER.mul_f64(1.0 + rand::random::<f64>())));
+            return Ok(Outcome::Defer(
+                SATURATED_DEFER.mul_f64(1.0 + rand::random::<f64>()),
+            ));
         };
         let Some(claimed) = store::claim(&self.pool, job.delivery_id, self.lease).await? else {
             return self.unclaimable(job, tenant).await;
@@ -71,7 +73,12 @@ impl Worker {
         let attempt = claimed.attempts + 1;
         let report = self.attempt(job, &claimed, attempt, trace).await;
         let verdict = classify(&report.result);
-        let decision = decide(verdict, attempt.unsigned_abs(), &self.policy, rand::random());
+        let decision = decide(
+            verdict,
+            attempt.unsigned_abs(),
+            &self.policy,
+            rand::random(),
+        );
         let error = (verdict != Verdict::Success).then(|| describe(&report.result));
         self.metrics.observe_attempt(&report, decision);
         let recorded = store::record(
@@ -93,8 +100,15 @@ impl Worker {
             Decision::RetryIn(delay) => Outcome::Retry(delay),
             Decision::Dead(reason) => {
                 let last_error = error.unwrap_or_default();
-                self.hand_off(job, tenant, reason, last_error, report.status_code(), attempt)
-                    .await?;
+                self.hand_off(
+                    job,
+                    tenant,
+                    reason,
+                    last_error,
+                    report.status_code(),
+                    attempt,
+                )
+                .await?;
                 Outcome::Dead
             }
         })
@@ -151,7 +165,8 @@ impl Worker {
                     .unwrap_or(DeadReason::Exhausted);
                 let code = state.last_status_code.and_then(|c| u16::try_from(c).ok());
                 let error = state.last_error.unwrap_or_default();
-                self.hand_off(job, tenant, reason, error, code, state.attempts).await?;
+                self.hand_off(job, tenant, reason, error, code, state.attempts)
+                    .await?;
                 Outcome::Dead
             }
         })
@@ -164,13 +179,23 @@ impl Worker {
         claimed: &Claimed,
     ) -> anyhow::Result<Outcome> {
         let (reason, error) = if claimed.webhook_deleted {
-            (DeadReason::WebhookDeleted, "the webhook was deleted".to_owned())
+            (
+                DeadReason::WebhookDeleted,
+                "the webhook was deleted".to_owned(),
+            )
         } else {
-            let why = claimed.disabled_reason.as_deref().unwrap_or("no reason given");
-            (DeadReason::WebhookDisabled, format!("the webhook is disabled: {why}"))
+            let why = claimed
+                .disabled_reason
+                .as_deref()
+                .unwrap_or("no reason given");
+            (
+                DeadReason::WebhookDisabled,
+                format!("the webhook is disabled: {why}"),
+            )
         };
         store::fail_unattempted(&self.pool, job.delivery_id, reason, &error).await?;
-        self.hand_off(job, tenant, reason, error, None, claimed.attempts).await?;
+        self.hand_off(job, tenant, reason, error, None, claimed.attempts)
+            .await?;
         Ok(Outcome::Dead)
     }
 

@@ -1,8 +1,10 @@
-//! Test helpers shared by every service's tests: a real `nats-server` per test, and polling
-//! with a deadline instead of sleeping.
+//! Test helpers shared by every service's tests: a real `nats-server` per test, scriptable
+//! webhook receivers on loopback, and polling with a deadline instead of sleeping.
 
 mod eventually;
 mod nats_server;
+mod receiver;
 
 pub use eventually::eventually;
 pub use nats_server::NatsServer;
+pub use receiver::{Received, Receiver, Reply};

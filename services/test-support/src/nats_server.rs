@@ -11,7 +11,8 @@ use tempfile::TempDir;
 pub struct NatsServer {
     child: Child,
     url: String,
-    _store: TempDir,
+    port: u16,
+    store: TempDir,
 }
 
 impl NatsServer {
@@ -30,24 +31,34 @@ impl NatsServer {
 
     pub fn start() -> anyhow::Result<Self> {
         let store = tempfile::tempdir().context("creating the NATS store directory")?;
-        let ports_dir = store.path().join("ports");
-        std::fs::create_dir(&ports_dir).context("creating the ports directory")?;
-        let child = Command::new(Self::binary())
-            .args(["-a", "127.0.0.1", "-p", "-1", "-js", "--store_dir"])
-            .arg(store.path().join("js"))
-            .arg("--ports_file_dir")
-            .arg(&ports_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {}", Self::binary().display()))?;
+        let child = spawn(&store, None)?;
         let mut server = Self {
             child,
             url: String::new(),
-            _store: store,
+            port: 0,
+            store,
         };
-        server.url = server.wait_for_port(&ports_dir)?;
+        server.url = server.wait_for_port()?;
+        server.port = server
+            .url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .context("reading the port from the URL")?;
         Ok(server)
+    }
+
+    /// Kills the server (SIGKILL: an abrupt outage); `resume` brings it back.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and store, after `stop`.
+    pub fn resume(&mut self) -> anyhow::Result<()> {
+        self.child = spawn(&self.store, Some(self.port))?;
+        self.wait_for_port()?;
+        Ok(())
     }
 
     pub fn url(&self) -> &str {
@@ -55,8 +66,11 @@ impl NatsServer {
     }
 
     /// The server writes `nats-server_<pid>.ports` once it listens.
-    fn wait_for_port(&mut self, dir: &std::path::Path) -> anyhow::Result<String> {
-        let file = dir.join(format!("nats-server_{}.ports", self.child.id()));
+    fn wait_for_port(&mut self) -> anyhow::Result<String> {
+        let file = self
+            .store
+            .path()
+            .join(format!("ports/nats-server_{}.ports", self.child.id()));
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().context("polling nats-server")? {
@@ -73,6 +87,21 @@ impl NatsServer {
         }
         bail!("nats-server did not report its port within 10 s")
     }
+}
+
+fn spawn(store: &TempDir, port: Option<u16>) -> anyhow::Result<Child> {
+    let ports_dir = store.path().join("ports");
+    std::fs::create_dir_all(&ports_dir).context("creating the ports directory")?;
+    let port = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
+    Command::new(NatsServer::binary())
+        .args(["-a", "127.0.0.1", "-p", &port, "-js", "--store_dir"])
+        .arg(store.path().join("js"))
+        .arg("--ports_file_dir")
+        .arg(&ports_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {}", NatsServer::binary().display()))
 }
 
 impl Drop for NatsServer {

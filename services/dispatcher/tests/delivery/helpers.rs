@@ -1,0 +1,227 @@
+use std::collections::HashMap;
+use std::time::Duration;
+
+use herald_runtime::Config;
+use herald_runtime::shutdown::ShutdownToken;
+use herald_test_support::{NatsServer, eventually};
+use poem::EndpointExt;
+use poem::endpoint::BoxEndpoint;
+use poem::http::StatusCode;
+use poem::test::TestClient;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tokio::task::JoinHandle;
+
+const ADMIN: &str = "admin-token";
+/// The test schedule: six attempts within about 1.5 s.
+pub const SCHEDULE: [u64; 5] = [100, 200, 300, 400, 500];
+
+pub struct Stack {
+    pub pool: PgPool,
+    pub nats: NatsServer,
+    pub config: Config,
+    client: TestClient<BoxEndpoint<'static>>,
+    ingest_background: ShutdownToken,
+    dispatcher: Option<(ShutdownToken, JoinHandle<()>)>,
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        self.ingest_background.cancel();
+        if let Some((token, _)) = &self.dispatcher {
+            token.cancel();
+        }
+    }
+}
+
+impl Stack {
+    /// Ingest (API and relay) and a dispatcher, with `settings` over the test defaults.
+    pub async fn start(pool: PgPool, settings: &[(&str, &str)]) -> Self {
+        let nats = NatsServer::start().expect("nats-server starts");
+        let schedule: Vec<String> = SCHEDULE.iter().map(|ms| format!("{ms}ms")).collect();
+        let mut vars: HashMap<String, String> = HashMap::from([
+            ("NATS_URL".into(), nats.url().into()),
+            ("HERALD_ADMIN_TOKEN".into(), ADMIN.into()),
+            ("HERALD_API_ADDR".into(), "127.0.0.1:0".into()),
+            ("HERALD_ALLOW_PRIVATE_CIDRS".into(), "127.0.0.0/8".into()),
+            ("HERALD_RETRY_SCHEDULE".into(), schedule.join(",")),
+            ("HERALD_DELIVERY_TIMEOUT".into(), "3s".into()),
+        ]);
+        for (name, value) in settings {
+            vars.insert((*name).into(), (*value).into());
+        }
+        let config = Config::from_lookup(|n| vars.get(n).cloned()).expect("test config");
+        let ingest_nats = connect(&config).await;
+        let client = TestClient::new(
+            herald_ingest::endpoint(&config, pool.clone(), ingest_nats.clone()).boxed(),
+        );
+        let ingest_background = ShutdownToken::new();
+        herald_ingest::background(
+            &config,
+            pool.clone(),
+            ingest_nats,
+            ingest_background.clone(),
+        );
+        let mut stack = Self {
+            pool,
+            nats,
+            config,
+            client,
+            ingest_background,
+            dispatcher: None,
+        };
+        stack.start_dispatcher().await;
+        stack
+    }
+
+    pub async fn start_dispatcher(&mut self) {
+        assert!(self.dispatcher.is_none(), "a dispatcher already runs");
+        let nats = connect(&self.config).await;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let supervisor =
+            herald_dispatcher::supervisor(&self.config, self.pool.clone(), nats, &mut registry)
+                .expect("dispatcher builds");
+        let token = ShutdownToken::new();
+        let handle = tokio::spawn(supervisor.run(token.clone()));
+        self.dispatcher = Some((token, handle));
+    }
+
+    /// Stops the dispatcher as SIGTERM would, and waits for it to drain.
+    pub async fn stop_dispatcher(&mut self) -> Duration {
+        let (token, handle) = self.dispatcher.take().expect("a dispatcher runs");
+        let started = std::time::Instant::now();
+        token.cancel();
+        tokio::time::timeout(Duration::from_secs(30), handle)
+            .await
+            .expect("the dispatcher drains within 30 s")
+            .expect("the dispatcher task ends cleanly");
+        started.elapsed()
+    }
+
+    pub async fn call(
+        &self,
+        method: poem::http::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, path)
+            .header("Authorization", format!("Bearer {token}"));
+        if let Some(body) = body {
+            request = request.body_json(&body);
+        }
+        let response = request.send().await.0;
+        let status = response.status();
+        let bytes = response.into_body().into_vec().await.expect("body");
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn ok(
+        &self,
+        method: poem::http::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let (status, body) = self.call(method, path, token, body).await;
+        assert!(status.is_success(), "{path}: {status} {body:#}");
+        body
+    }
+
+    /// A tenant with the event type `order.created`; returns its API key.
+    pub async fn tenant(&self, name: &str) -> String {
+        let tenant = self
+            .ok(
+                poem::http::Method::POST,
+                "/admin/tenants",
+                ADMIN,
+                Some(json!({ "name": name })),
+            )
+            .await;
+        let key = tenant["api_key"].as_str().expect("api key").to_owned();
+        self.ok(
+            poem::http::Method::POST,
+            "/event-types",
+            &key,
+            Some(json!({ "name": "order.created" })),
+        )
+        .await;
+        key
+    }
+
+    /// Returns the webhook's id and secret.
+    pub async fn webhook(&self, key: &str, url: &str) -> (String, String) {
+        let body = json!({ "url": url });
+        let webhook = self
+            .ok(poem::http::Method::POST, "/webhooks", key, Some(body))
+            .await;
+        (
+            webhook["id"].as_str().unwrap().to_owned(),
+            webhook["secret"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Emits `order.created`; returns the answer (`id`, `deliveries`).
+    pub async fn emit(&self, key: &str, payload: Value) -> Value {
+        let body = json!({ "type": "order.created", "payload": payload });
+        self.ok(poem::http::Method::POST, "/events", key, Some(body))
+            .await
+    }
+
+    pub async fn get(&self, key: &str, path: &str) -> Value {
+        self.ok(poem::http::Method::GET, path, key, None).await
+    }
+
+    /// Waits until the delivery reaches `status`; returns it with its attempts.
+    pub async fn wait_for(
+        &self,
+        key: &str,
+        delivery: &str,
+        status: &str,
+        deadline: Duration,
+    ) -> Value {
+        let path = format!("/deliveries/{delivery}");
+        eventually(&format!("{delivery} to be {status}"), deadline, || async {
+            let body = self.get(key, &path).await;
+            (body["status"] == status).then_some(body)
+        })
+        .await
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.pool)
+            .await
+            .expect("count runs")
+    }
+
+    /// Messages now stored in the dead-letters stream.
+    pub async fn dead_letters(&self) -> u64 {
+        let js = herald_runtime::jetstream::context(connect(&self.config).await);
+        let topology = herald_runtime::jetstream::Topology::new(&self.config.nats_prefix);
+        let mut stream = js
+            .get_stream(topology.dead_letters_stream())
+            .await
+            .expect("stream");
+        stream.info().await.expect("stream info").state.messages
+    }
+}
+
+pub async fn connect(config: &Config) -> async_nats::Client {
+    herald_runtime::nats::connect(&config.nats_url, "test")
+        .await
+        .expect("NATS connects")
+}
+
+/// The id of the first delivery in an emit answer.
+pub fn first_delivery(answer: &Value) -> String {
+    answer["deliveries"][0]["id"]
+        .as_str()
+        .expect("a delivery")
+        .to_owned()
+}

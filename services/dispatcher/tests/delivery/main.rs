@@ -1,0 +1,9 @@
+//! Delivery end to end: ingest and dispatcher in-process against a real nats-server, a real
+//! PostgreSQL database per test, and real HTTP receivers on loopback. Retry delays are scaled
+//! down through `HERALD_RETRY_SCHEDULE`.
+
+mod contract;
+mod helpers;
+mod isolation;
+mod recovery;
+mod retries;

@@ -1,0 +1,155 @@
+//! Nothing accepted is stranded: dispatcher down, NATS down, duplicate jobs, shutdown.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use async_nats::jetstream::message::PublishMessage;
+use herald_domain::job::DeliveryJob;
+use herald_runtime::jetstream::Topology;
+use herald_test_support::{Receiver, Reply, eventually};
+use serde_json::json;
+use sqlx::PgPool;
+
+use crate::helpers::{Stack, connect, first_delivery};
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn events_emitted_while_the_dispatcher_is_down_all_drain(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[]).await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    stack.stop_dispatcher().await;
+    for n in 0..100 {
+        stack.emit(&key, json!({ "n": n })).await;
+    }
+    assert_eq!(receiver.count(), 0);
+    stack.start_dispatcher().await;
+    eventually(
+        "100 deliveries to succeed",
+        Duration::from_secs(30),
+        || async {
+            (stack
+                .count("SELECT count(*) FROM deliveries WHERE status = 'success'")
+                .await
+                == 100)
+                .then_some(())
+        },
+    )
+    .await;
+    let ids: HashSet<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 100);
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn events_accepted_while_nats_is_down_go_out_after_recovery(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[]).await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+
+    stack.nats.stop();
+    let mut deliveries = Vec::new();
+    for n in 0..3 {
+        deliveries.push(first_delivery(&stack.emit(&key, json!({ "n": n })).await));
+    }
+    let unpublished = stack
+        .count("SELECT count(*) FROM deliveries WHERE published_at IS NULL")
+        .await;
+    assert_eq!(unpublished, 3, "accepted and stored, not yet on JetStream");
+
+    stack.nats.resume().expect("nats-server restarts");
+    for delivery in &deliveries {
+        stack
+            .wait_for(&key, delivery, "success", Duration::from_secs(30))
+            .await;
+    }
+    assert_eq!(receiver.count(), 3);
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_job_for_a_delivered_delivery_sends_nothing(pool: PgPool) {
+    let stack = Stack::start(pool, &[]).await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    let answer = stack.emit(&key, json!({})).await;
+    let delivery = first_delivery(&answer);
+    stack
+        .wait_for(&key, &delivery, "success", Duration::from_secs(10))
+        .await;
+
+    // The same job again, past the duplicate window (a new message id), as a redelivery.
+    let row: (uuid::Uuid, uuid::Uuid, uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT id, event_id, webhook_id, tenant_id FROM deliveries")
+            .fetch_one(&stack.pool)
+            .await
+            .unwrap();
+    let job = DeliveryJob {
+        delivery_id: row.0,
+        event_id: row.1,
+        webhook_id: row.2,
+        tenant_id: row.3,
+        generation: 0,
+    };
+    let js = herald_runtime::jetstream::context(connect(&stack.config).await);
+    let topology = Topology::new(&stack.config.nats_prefix);
+    let webhook = herald_domain::WebhookId::from_uuid(row.2).to_string();
+    let message = PublishMessage::build()
+        .payload(serde_json::to_vec(&job).unwrap().into())
+        .message_id("redelivery-probe");
+    js.send_publish(topology.job_subject("acme", &webhook), message)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let stream = js.get_stream(topology.deliveries_stream()).await.unwrap();
+    let consumer = stream
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&Topology::consumer_name(
+            "acme",
+        ))
+        .await
+        .unwrap();
+    eventually(
+        "the repeated job to be worked and acked",
+        Duration::from_secs(10),
+        || {
+            let mut consumer = consumer.clone();
+            async move {
+                let info = consumer.info().await.ok()?;
+                (info.num_pending == 0
+                    && info.num_ack_pending == 0
+                    && info.delivered.stream_sequence >= 2)
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+    assert_eq!(receiver.count(), 1, "nothing was sent again");
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn shutdown_lets_an_attempt_in_flight_finish(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[]).await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Delay(Duration::from_millis(800), 200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    let delivery = first_delivery(&stack.emit(&key, json!({})).await);
+    eventually(
+        "the attempt to be in flight",
+        Duration::from_secs(10),
+        || async { (receiver.count() == 1).then_some(()) },
+    )
+    .await;
+    let took = stack.stop_dispatcher().await;
+    assert!(took < Duration::from_secs(8), "drained in {took:?}");
+    let done = stack.get(&key, &format!("/deliveries/{delivery}")).await;
+    assert_eq!(
+        done["status"], "success",
+        "the attempt in flight was finished and recorded"
+    );
+}

@@ -1,0 +1,147 @@
+//! A webhook receiver on loopback whose answers a test scripts, and which records every
+//! request it gets (headers, body, arrival time).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use poem::http::StatusCode;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Body, EndpointExt, Request, Response, Route, Server, handler};
+
+/// How the receiver answers one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    Status(u16),
+    /// A status with one extra header, e.g. `Retry-After`.
+    StatusWithHeader(u16, &'static str, String),
+    /// Waits, then answers with the status.
+    Delay(Duration, u16),
+    /// Never answers (the client's timeout ends it).
+    Hang,
+}
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: Instant,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Received {
+    /// A header's value (names are compared case-insensitively).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Default)]
+struct State {
+    script: VecDeque<Reply>,
+    default: Option<Reply>,
+    received: Vec<Received>,
+}
+
+pub struct Receiver {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// Answers `script` in order, then `default` to every later request.
+    pub async fn start(script: Vec<Reply>, default: Reply) -> Self {
+        let state = Arc::new(Mutex::new(State {
+            script: script.into(),
+            default: Some(default),
+            received: Vec::new(),
+        }));
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("receiver binds");
+        let addr = *acceptor.local_addr()[0]
+            .as_socket_addr()
+            .expect("a TCP address");
+        let app = Route::new().at("/*path", receive.data(state.clone()));
+        let server = tokio::spawn(async move {
+            let _ = Server::new_with_acceptor(acceptor).run(app).await;
+        });
+        Self {
+            addr,
+            state,
+            server,
+        }
+    }
+
+    /// Always answers `reply`.
+    pub async fn always(reply: Reply) -> Self {
+        Self::start(Vec::new(), reply).await
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.lock().received.clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.lock().received.len()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+#[handler]
+async fn receive(
+    req: &Request,
+    body: Body,
+    state: poem::web::Data<&Arc<Mutex<State>>>,
+) -> Response {
+    let body = body.into_vec().await.unwrap_or_default();
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let reply = {
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        state.received.push(Received {
+            at: Instant::now(),
+            headers,
+            body,
+        });
+        let next = state.script.pop_front();
+        next.or_else(|| state.default.clone())
+            .unwrap_or(Reply::Status(200))
+    };
+    let status =
+        |code: u16| StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match reply {
+        Reply::Status(code) => Response::builder().status(status(code)).body("ok"),
+        Reply::StatusWithHeader(code, name, value) => Response::builder()
+            .status(status(code))
+            .header(name, value)
+            .body("see header"),
+        Reply::Delay(wait, code) => {
+            tokio::time::sleep(wait).await;
+            Response::builder().status(status(code)).body("late")
+        }
+        Reply::Hang => std::future::pending().await,
+    }
+}
