@@ -33,10 +33,14 @@ block=$(sed -n '/<!-- walkthrough:start -->/,/<!-- walkthrough:end -->/p' "$root
   sed -n '/^```sh$/,/^```$/p' | sed '1d;$d')
 [ -n "$block" ] || die "README.md has no walk-through block"
 output=$(API="http://$HERALD_API_ADDR" ADMIN="$HERALD_ADMIN_TOKEN" bash -euo pipefail -c "$block
-echo \"EVENT=\$EVENT\"")
+echo \"EVENT=\$EVENT\"
+echo \"KEY=\$KEY\"")
 event=$(printf '%s\n' "$output" | sed -n 's/^EVENT=//p')
 [ -n "$event" ] || die "the walk-through printed no event id"
-printf '%s\n' "$output" | grep -q '"status": *"pending"' || die "no pending delivery shown"
+# The event's one delivery is listed, whatever the dispatcher has made of it by now.
+deliveries=$(curl -sf "http://$HERALD_API_ADDR/events/$event/deliveries" \
+  -H "Authorization: Bearer $(printf '%s\n' "$output" | sed -n 's/^KEY=//p')" | jq '.items | length')
+[ "$deliveries" = 1 ] || die "expected one delivery for $event, found $deliveries"
 
 kill -TERM "$stack"
 status=0

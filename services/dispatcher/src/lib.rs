@@ -25,6 +25,7 @@ use herald_domain::AddressPolicy;
 use herald_domain::retry::RetryPolicy;
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::jetstream::{self, Topology};
+use herald_runtime::outbox::Outbox;
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::{Config, Metrics, database, nats};
 use sqlx::PgPool;
@@ -79,12 +80,14 @@ pub fn supervisor(
     let js = jetstream::context(nats);
     let topology = Topology::new(&config.nats_prefix);
     let policy = Arc::new(AddressPolicy::allowing(config.allow_private_cidrs.clone()));
+    let outbox = Outbox::new(js.clone(), topology.clone(), pool.clone());
     let worker = Worker {
         pool,
         sender: Sender::new(config.delivery_timeout, policy)?,
         policy: RetryPolicy::new(config.retry_schedule.clone()),
         dead_letters: DeadLetters::new(js.clone(), topology.clone()),
         lease: config.ack_wait(),
+        park: (config.delivery_timeout / 2).min(Duration::from_secs(5)),
         slots: WebhookSlots::new(config.dispatch.webhook_concurrency),
         metrics: DispatchMetrics::register(registry),
     };
@@ -92,6 +95,7 @@ pub fn supervisor(
         js,
         topology,
         worker: Arc::new(worker),
+        outbox,
         slots: Arc::new(Semaphore::new(config.dispatch.process_concurrency)),
         discovery_interval: DISCOVERY_INTERVAL,
         heartbeat: config.ack_wait() / 3,

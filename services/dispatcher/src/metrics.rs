@@ -42,7 +42,7 @@ impl DispatchMetrics {
         );
         registry.register(
             "dispatcher_jobs",
-            "Delivery jobs worked, by outcome (delivered, retry, dead, skip, defer, error)",
+            "Delivery jobs worked, by outcome (delivered, rescheduled, dead, skip, defer, error)",
             metrics.jobs.clone(),
         );
         Arc::new(metrics)
@@ -61,7 +61,7 @@ impl DispatchMetrics {
     pub fn observe_job(&self, outcome: Option<Outcome>) {
         let result = match outcome {
             Some(Outcome::Delivered) => "delivered",
-            Some(Outcome::Retry(_)) => "retry",
+            Some(Outcome::Rescheduled(..)) => "rescheduled",
             Some(Outcome::Dead) => "dead",
             Some(Outcome::Skip) => "skip",
             Some(Outcome::Defer(_)) => "defer",

@@ -1,7 +1,10 @@
 //! One tenant's pull loop: fetch only as many jobs as the process has free slots for, work
-//! each in its own task, and map its outcome to an ack or a delayed NAK. On shutdown it stops
-//! fetching and lets in-flight jobs finish (or NAKs them past the drain limit by leaving them
-//! unacked for redelivery).
+//! each in its own task, and map its outcome to an ack (and, for a retry or a deferral, the
+//! next job published when due) or a short NAK. Retries are not NAK delays: on the servers we
+//! run, a message waiting out a NAK delay still counts against `max_ack_pending`, so a
+//! failing webhook in back-off would block its whole tenant. On shutdown the loop stops
+//! fetching and lets in-flight jobs finish; past the drain limit they are left unacked and
+//! JetStream redelivers them.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +15,7 @@ use async_nats::jetstream::message::Message;
 use futures::StreamExt;
 use herald_domain::job::DeliveryJob;
 use herald_domain::traceparent::TraceParent;
+use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -29,6 +33,7 @@ pub struct Puller {
     pub consumer: PullConsumer,
     pub tenant: String,
     pub worker: Arc<Worker>,
+    pub outbox: Outbox,
     pub slots: Arc<Semaphore>,
     /// How often a job in progress tells JetStream it is still being worked.
     pub heartbeat: Duration,
@@ -111,7 +116,11 @@ impl Puller {
         };
         let ack = match &outcome {
             Ok(Outcome::Delivered | Outcome::Dead | Outcome::Skip) => AckKind::Ack,
-            Ok(Outcome::Retry(delay) | Outcome::Defer(delay)) => AckKind::Nak(Some(*delay)),
+            Ok(Outcome::Rescheduled(next, due)) => {
+                self.publish_when_due(*next, *due, trace);
+                AckKind::Ack
+            }
+            Ok(Outcome::Defer(delay)) => AckKind::Nak(Some(*delay)),
             Err(error) => {
                 tracing::error!(
                     error = format!("{error:#}"),
@@ -124,6 +133,28 @@ impl Puller {
         if let Err(error) = message.ack_with(ack).await {
             tracing::warn!(%error, "ack not sent; JetStream will redeliver after ack_wait");
         }
+    }
+}
+
+impl Puller {
+    /// Publishes the delivery's next job at its due time. Should this process stop first,
+    /// the relay publishes it (the delivery is `pending`, due, and unpublished).
+    fn publish_when_due(&self, job: DeliveryJob, due: Duration, trace: Option<TraceParent>) {
+        let outbox = self.outbox.clone();
+        let next = OutboxJob {
+            job,
+            tenant: self.tenant.clone(),
+            traceparent: trace.map(|t| t.to_string()),
+        };
+        tokio::spawn(async move {
+            tokio::time::sleep(due).await;
+            if let Err(error) = outbox.publish(std::slice::from_ref(&next)).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "scheduled job not published; the relay will"
+                );
+            }
+        });
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
@@ -20,18 +21,28 @@ impl WebhookSlots {
         }
     }
 
+    /// A slot for one attempt to `webhook`, waiting at most `wait` for one to free up.
+    pub async fn acquire(&self, webhook: Uuid, wait: Duration) -> Option<OwnedSemaphorePermit> {
+        let semaphore = self.semaphore(webhook);
+        tokio::time::timeout(wait, semaphore.acquire_owned())
+            .await
+            .ok()?
+            .ok()
+    }
+
     /// A slot for one attempt to `webhook`, or `None` while all of its slots are taken.
     pub fn try_acquire(&self, webhook: Uuid) -> Option<OwnedSemaphorePermit> {
-        let semaphore = {
-            let mut map = self
-                .semaphores
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            map.entry(webhook)
-                .or_insert_with(|| Arc::new(Semaphore::new(self.per_webhook)))
-                .clone()
-        };
-        semaphore.try_acquire_owned().ok()
+        self.semaphore(webhook).try_acquire_owned().ok()
+    }
+
+    fn semaphore(&self, webhook: Uuid) -> Arc<Semaphore> {
+        let mut map = self
+            .semaphores
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        map.entry(webhook)
+            .or_insert_with(|| Arc::new(Semaphore::new(self.per_webhook)))
+            .clone()
     }
 }
 

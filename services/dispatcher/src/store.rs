@@ -43,6 +43,7 @@ pub struct State {
     pub last_error: Option<String>,
     pub last_status_code: Option<i32>,
     pub dead_reason: Option<String>,
+    pub generation: i32,
 }
 
 /// Takes the delivery for one attempt: it must be `pending` and due, or `processing` under a
@@ -50,13 +51,14 @@ pub struct State {
 pub async fn claim(
     pool: &PgPool,
     delivery: Uuid,
+    generation: i32,
     lease: Duration,
 ) -> anyhow::Result<Option<Claimed>> {
     sqlx::query_as(
         "WITH claimed AS (
            UPDATE deliveries SET status = 'processing', updated_at = now(),
                   lease_until = now() + make_interval(secs => $2)
-           WHERE id = $1 AND (
+           WHERE id = $1 AND generation = $3 AND (
                  (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
               OR (status = 'processing' AND lease_until < now()))
            RETURNING attempts, webhook_id, event_id)
@@ -67,6 +69,7 @@ pub async fn claim(
     )
     .bind(delivery)
     .bind(lease.as_secs_f64())
+    .bind(generation)
     .fetch_optional(pool)
     .await
     .context("claiming a delivery")
@@ -75,7 +78,7 @@ pub async fn claim(
 pub async fn state(pool: &PgPool, delivery: Uuid) -> anyhow::Result<Option<State>> {
     sqlx::query_as(
         "SELECT status, next_attempt_at, lease_until, attempts, last_error, last_status_code,
-                dead_reason
+                dead_reason, generation
          FROM deliveries WHERE id = $1",
     )
     .bind(delivery)
@@ -84,8 +87,9 @@ pub async fn state(pool: &PgPool, delivery: Uuid) -> anyhow::Result<Option<State
     .context("reading a delivery's state")
 }
 
-/// Records the attempt and moves the delivery to its next state, in one transaction.
-/// `false`: the lease was lost to another dispatcher meanwhile; nothing was changed.
+/// Records the attempt and moves the delivery to its next state, in one transaction. A retry
+/// gets a new generation (its job is published when due). Returns the delivery's generation
+/// now, or `None` when the lease was lost to another dispatcher meanwhile (nothing changed).
 pub async fn record(
     pool: &PgPool,
     delivery: Uuid,
@@ -94,7 +98,7 @@ pub async fn record(
     report: &AttemptReport,
     error: Option<&str>,
     decision: Decision,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Option<i32>> {
     let mut tx = pool
         .begin()
         .await
@@ -123,13 +127,16 @@ pub async fn record(
         Decision::RetryIn(delay) => ("pending", Some(delay.as_secs_f64()), None),
         Decision::Dead(reason) => ("failed", None, Some(reason_name(reason))),
     };
-    let updated = sqlx::query(
+    let generation: Option<i32> = sqlx::query_scalar(
         "UPDATE deliveries SET status = $2, attempts = $3, last_status_code = $4, last_error = $5,
            next_attempt_at = CASE WHEN $6::float8 IS NULL THEN NULL
                                   ELSE now() + make_interval(secs => $6) END,
            completed_at = CASE WHEN $2 = 'pending' THEN NULL ELSE now() END,
-           dead_reason = $7, lease_until = NULL, updated_at = now()
-         WHERE id = $1 AND status = 'processing'",
+           dead_reason = $7, lease_until = NULL, updated_at = now(),
+           generation = generation + CASE WHEN $2 = 'pending' THEN 1 ELSE 0 END,
+           published_at = CASE WHEN $2 = 'pending' THEN NULL ELSE published_at END
+         WHERE id = $1 AND status = 'processing'
+         RETURNING generation",
     )
     .bind(delivery)
     .bind(status)
@@ -138,18 +145,42 @@ pub async fn record(
     .bind(error)
     .bind(retry_in)
     .bind(dead_reason)
-    .execute(&mut *tx)
+    .fetch_optional(&mut *tx)
     .await
     .context("updating the delivery after an attempt")?;
-    if updated.rows_affected() == 0 {
+    let Some(generation) = generation else {
         tx.rollback().await.context("rolling back a lost lease")?;
-        return Ok(false);
-    }
+        return Ok(None);
+    };
     if decision == Decision::Dead(DeadReason::Gone) {
         disable_webhook(&mut tx, webhook, "the receiver answered 410 Gone").await?;
     }
     tx.commit().await.context("committing the attempt")?;
-    Ok(true)
+    Ok(Some(generation))
+}
+
+/// Puts a due, pending delivery back for `delay` under a new generation, so that its job
+/// leaves JetStream's in-flight set (NAK delays would keep counting against the tenant's
+/// `max_ack_pending`). `None`: the delivery was not pending and due at this generation.
+pub async fn park(
+    pool: &PgPool,
+    delivery: Uuid,
+    generation: i32,
+    delay: Duration,
+) -> anyhow::Result<Option<i32>> {
+    sqlx::query_scalar(
+        "UPDATE deliveries SET generation = generation + 1, published_at = NULL,
+           next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
+         WHERE id = $1 AND generation = $2 AND status = 'pending'
+           AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+         RETURNING generation",
+    )
+    .bind(delivery)
+    .bind(generation)
+    .bind(delay.as_secs_f64())
+    .fetch_optional(pool)
+    .await
+    .context("parking a delivery")
 }
 
 async fn disable_webhook(

@@ -10,6 +10,7 @@ use async_nats::jetstream::Context as JetStream;
 use async_nats::jetstream::consumer::pull;
 use futures::TryStreamExt;
 use herald_runtime::jetstream::Topology;
+use herald_runtime::outbox::Outbox;
 use herald_runtime::shutdown::ShutdownToken;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -21,6 +22,7 @@ pub struct Supervisor {
     pub js: JetStream,
     pub topology: Topology,
     pub worker: Arc<Worker>,
+    pub outbox: Outbox,
     pub slots: Arc<Semaphore>,
     pub discovery_interval: Duration,
     pub heartbeat: Duration,
@@ -74,6 +76,7 @@ impl Supervisor {
                 consumer,
                 tenant: tenant.to_owned(),
                 worker: self.worker.clone(),
+                outbox: self.outbox.clone(),
                 slots: self.slots.clone(),
                 heartbeat: self.heartbeat,
                 drain: self.drain,

@@ -25,19 +25,20 @@ use crate::store::{self, Claimed};
 pub enum Outcome {
     /// The receiver accepted it.
     Delivered,
-    /// It failed transiently; the next attempt is due after this delay.
-    Retry(Duration),
+    /// Its next job is this one, due after the delay: a retry after a transient failure, or
+    /// a deferral while the webhook is saturated. The current job is done (acked); the new
+    /// one is published when due.
+    Rescheduled(DeliveryJob, Duration),
     /// It failed for good and was handed to the DLQ service.
     Dead,
-    /// Nothing to do: already delivered, or the delivery no longer exists.
+    /// Nothing to do: already delivered, a stale generation, or no such delivery.
     Skip,
-    /// Not now (its webhook is saturated, its next attempt is not due, another dispatcher
-    /// holds it): ask again after this delay. Not an attempt.
+    /// Not yet: another dispatcher holds it, or it is not due. Redeliver after the delay.
     Defer(Duration),
 }
 
-/// How long a job waits when its webhook's slots are all taken.
-const SATURATED_DEFER: Duration = Duration::from_secs(1);
+/// How long a job may wait for a slot of its webhook before it is parked.
+const SLOT_WAIT: Duration = Duration::from_millis(250);
 /// The least a deferral waits, so a busy job does not spin.
 const MIN_DEFER: Duration = Duration::from_millis(100);
 
@@ -48,6 +49,8 @@ pub struct Worker {
     pub dead_letters: DeadLetters,
     /// How long a claim holds a delivery: an attempt plus its bookkeeping.
     pub lease: Duration,
+    /// How long a job whose webhook is saturated is parked (jitter is added).
+    pub park: Duration,
     pub slots: WebhookSlots,
     pub metrics: Arc<DispatchMetrics>,
 }
@@ -59,12 +62,11 @@ impl Worker {
         tenant: &str,
         trace: Option<TraceParent>,
     ) -> anyhow::Result<Outcome> {
-        let Some(_slot) = self.slots.try_acquire(job.webhook_id) else {
-            return Ok(Outcome::Defer(
-                SATURATED_DEFER.mul_f64(1.0 + rand::random::<f64>()),
-            ));
+        let Some(_slot) = self.slots.acquire(job.webhook_id, SLOT_WAIT).await else {
+            return self.park(job, tenant).await;
         };
-        let Some(claimed) = store::claim(&self.pool, job.delivery_id, self.lease).await? else {
+        let claim = store::claim(&self.pool, job.delivery_id, job.generation, self.lease).await?;
+        let Some(claimed) = claim else {
             return self.unclaimable(job, tenant).await;
         };
         if claimed.webhook_deleted || !claimed.webhook_enabled {
@@ -81,7 +83,7 @@ impl Worker {
         );
         let error = (verdict != Verdict::Success).then(|| describe(&report.result));
         self.metrics.observe_attempt(&report, decision);
-        let recorded = store::record(
+        let generation = store::record(
             &self.pool,
             job.delivery_id,
             job.webhook_id,
@@ -91,13 +93,15 @@ impl Worker {
             decision,
         )
         .await?;
-        if !recorded {
+        let Some(generation) = generation else {
             tracing::warn!(delivery_id = %DeliveryId::from_uuid(job.delivery_id), "lease lost during the attempt");
             return Ok(Outcome::Skip);
-        }
+        };
         Ok(match decision {
             Decision::Succeeded => Outcome::Delivered,
-            Decision::RetryIn(delay) => Outcome::Retry(delay),
+            Decision::RetryIn(delay) => {
+                Outcome::Rescheduled(DeliveryJob { generation, ..*job }, delay)
+            }
             Decision::Dead(reason) => {
                 let last_error = error.unwrap_or_default();
                 self.hand_off(
@@ -141,15 +145,31 @@ impl Worker {
         self.sender.send(&claimed.url, headers, body).await
     }
 
+    /// The webhook is saturated: the job gives its place back and returns later.
+    async fn park(&self, job: &DeliveryJob, tenant: &str) -> anyhow::Result<Outcome> {
+        let delay = self.park.mul_f64(1.0 + rand::random::<f64>());
+        match store::park(&self.pool, job.delivery_id, job.generation, delay).await? {
+            Some(generation) => Ok(Outcome::Rescheduled(
+                DeliveryJob { generation, ..*job },
+                delay,
+            )),
+            None => self.unclaimable(job, tenant).await,
+        }
+    }
+
     /// Why the claim failed decides what the job does next.
     async fn unclaimable(&self, job: &DeliveryJob, tenant: &str) -> anyhow::Result<Outcome> {
         let Some(state) = store::state(&self.pool, job.delivery_id).await? else {
             tracing::warn!(delivery_id = %DeliveryId::from_uuid(job.delivery_id), "job for an unknown delivery dropped");
             return Ok(Outcome::Skip);
         };
+        if state.generation != job.generation {
+            // A newer job of this delivery exists; this one is a leftover.
+            return Ok(Outcome::Skip);
+        }
         let until = |at: Option<chrono::DateTime<Utc>>| {
             let wait = at.map(|at| (at - Utc::now()).to_std().unwrap_or_default());
-            Outcome::Defer(wait.unwrap_or(SATURATED_DEFER).max(MIN_DEFER))
+            Outcome::Defer(wait.unwrap_or(MIN_DEFER).max(MIN_DEFER))
         };
         Ok(match state.status.as_str() {
             "success" => Outcome::Skip,

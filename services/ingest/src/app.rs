@@ -10,6 +10,7 @@ use herald_domain::{AddressPolicy, QuotaLimits};
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::jetstream::{ConsumerSettings, Topology};
 use herald_runtime::metrics::ObserveHttp;
+use herald_runtime::outbox::Outbox;
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::{Config, Metrics, database};
 use poem::listener::TcpAcceptor;
@@ -117,12 +118,12 @@ fn publisher(config: &Config, pool: PgPool, nats: async_nats::Client) -> Publish
         ack_wait: config.ack_wait(),
         max_deliver: config.dispatch.max_deliver,
     };
-    Publisher::new(
+    let outbox = Outbox::new(
         herald_runtime::jetstream::context(nats),
         Topology::new(&config.nats_prefix),
         pool,
-        defaults,
-    )
+    );
+    Publisher::new(outbox, defaults)
 }
 
 /// The whole HTTP surface, without a socket: tests drive it with `poem::test::TestClient`.

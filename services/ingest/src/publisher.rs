@@ -1,61 +1,44 @@
-//! Handing delivery jobs to JetStream: the transactional outbox. `POST /events` commits the
-//! deliveries, then publishes their jobs with pipelined acks and marks them `published_at`.
-//! Whatever is not confirmed (the process died, NATS was down) the relay publishes later;
-//! JetStream's duplicate window and the dispatcher's idempotency absorb any repeat.
+//! Ingest's side of the outbox: after `POST /events` commits, its jobs are published within a
+//! time limit (past it the relay takes over). Also keeps the JetStream topology in place:
+//! the streams, and one consumer per tenant whose `max_ack_pending` is the tenant's quota.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use async_nats::jetstream::Context as JetStream;
-use async_nats::jetstream::message::PublishMessage;
-use herald_domain::job::DeliveryJob;
-use herald_runtime::jetstream::{ConsumerSettings, Topology};
-use sqlx::PgPool;
-use uuid::Uuid;
-
-/// A job and where it goes.
-#[derive(Debug, Clone)]
-pub struct OutboxJob {
-    pub job: DeliveryJob,
-    pub tenant: String,
-    pub traceparent: Option<String>,
-}
+use herald_runtime::jetstream::ConsumerSettings;
+use herald_runtime::outbox::{Outbox, OutboxJob};
 
 pub struct Publisher {
-    js: JetStream,
-    topology: Topology,
-    pool: PgPool,
+    outbox: Outbox,
     /// ack_wait and max_deliver for every tenant consumer; max_ack_pending comes from quotas.
     consumer_defaults: ConsumerSettings,
     topology_ready: AtomicBool,
 }
 
 impl Publisher {
-    pub fn new(
-        js: JetStream,
-        topology: Topology,
-        pool: PgPool,
-        consumer_defaults: ConsumerSettings,
-    ) -> Self {
+    pub fn new(outbox: Outbox, consumer_defaults: ConsumerSettings) -> Self {
         Self {
-            js,
-            topology,
-            pool,
+            outbox,
             consumer_defaults,
             topology_ready: AtomicBool::new(false),
         }
     }
 
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
     /// Streams, and a consumer for every tenant, created where missing.
     pub async fn ensure_topology(&self) -> anyhow::Result<()> {
-        self.topology.ensure_streams(&self.js).await?;
+        let js = self.outbox.jetstream();
+        self.outbox.topology().ensure_streams(js).await?;
         let tenants: Vec<(String, i32)> = sqlx::query_as(
             "SELECT t.name, coalesce(q.max_concurrent_deliveries, $1)
              FROM tenants t LEFT JOIN quotas q ON q.tenant_id = t.id",
         )
-        .bind(self.consumer_defaults.max_ack_pending as i32)
-        .fetch_all(&self.pool)
+        .bind(i32::try_from(self.consumer_defaults.max_ack_pending).unwrap_or(i32::MAX))
+        .fetch_all(self.outbox.pool())
         .await
         .context("listing tenants for their consumers")?;
         for (name, max_ack_pending) in tenants {
@@ -77,16 +60,14 @@ impl Publisher {
             max_ack_pending,
             ..self.consumer_defaults
         };
+        let (js, topology) = (self.outbox.jetstream(), self.outbox.topology());
         if !self.topology_ready.load(Ordering::Acquire) {
-            self.topology.ensure_streams(&self.js).await?;
+            topology.ensure_streams(js).await?;
         }
-        self.topology
-            .ensure_tenant_consumer(&self.js, tenant, settings)
-            .await
+        topology.ensure_tenant_consumer(js, tenant, settings).await
     }
 
-    /// Publishes the jobs with pipelined acks and records which JetStream confirmed.
-    /// Returns how many were confirmed.
+    /// Publishes the jobs, first making sure the topology exists.
     pub async fn publish(&self, jobs: &[OutboxJob]) -> anyhow::Result<usize> {
         if jobs.is_empty() {
             return Ok(0);
@@ -94,61 +75,7 @@ impl Publisher {
         if !self.topology_ready.load(Ordering::Acquire) {
             self.ensure_topology().await?;
         }
-        let mut pending = Vec::with_capacity(jobs.len());
-        for outbox in jobs {
-            let webhook = herald_domain::WebhookId::from_uuid(outbox.job.webhook_id).to_string();
-            let subject = self.topology.job_subject(&outbox.tenant, &webhook);
-            let payload = serde_json::to_vec(&outbox.job).context("encoding a job")?;
-            let mut message = PublishMessage::build()
-                .payload(payload.into())
-                .message_id(outbox.job.message_id());
-            if let Some(traceparent) = &outbox.traceparent {
-                message = message.header("traceparent", traceparent.as_str());
-            }
-            let ack = self
-                .js
-                .send_publish(subject, message)
-                .await
-                .context("publishing a delivery job")?;
-            pending.push((outbox.job.delivery_id, ack));
-        }
-        let mut confirmed: Vec<Uuid> = Vec::with_capacity(pending.len());
-        let acks = futures::future::join_all(
-            pending
-                .into_iter()
-                .map(|(id, ack)| async move { ack.await.map(|_| id) }),
-        )
-        .await;
-        let mut failures = 0;
-        for ack in acks {
-            match ack {
-                Ok(id) => confirmed.push(id),
-                Err(error) => {
-                    failures += 1;
-                    tracing::debug!(%error, "publish not confirmed; the relay will retry");
-                }
-            }
-        }
-        if failures > 0 {
-            tracing::warn!(
-                failures,
-                "some delivery jobs were not confirmed; the relay will retry"
-            );
-        }
-        self.mark_published(&confirmed).await?;
-        Ok(confirmed.len())
-    }
-
-    async fn mark_published(&self, ids: &[Uuid]) -> anyhow::Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        sqlx::query("UPDATE deliveries SET published_at = now() WHERE id = ANY($1) AND published_at IS NULL")
-            .bind(ids)
-            .execute(&self.pool)
-            .await
-            .context("marking deliveries published")?;
-        Ok(())
+        self.outbox.publish(jobs).await
     }
 
     /// Publishes within `limit`, leaving what is not confirmed by then to the relay. The

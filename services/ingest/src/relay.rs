@@ -1,5 +1,6 @@
-//! The outbox relay: deliveries that are `pending` with no confirmed publish (their ingest
-//! died after commit, or NATS was down) are published again. Runs beside the API.
+//! The outbox relay: deliveries that are `pending` and due with no confirmed publish are
+//! published (again). That covers an ingest that died after commit, NATS being down, and a
+//! dispatcher that died before publishing a retry it had scheduled. Runs beside the API.
 
 use std::time::Duration;
 
@@ -9,11 +10,14 @@ use herald_runtime::shutdown::ShutdownToken;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::publisher::{OutboxJob, Publisher};
+use herald_runtime::outbox::OutboxJob;
+
+use crate::publisher::Publisher;
 
 /// How often the relay looks.
 pub const INTERVAL: Duration = Duration::from_secs(1);
-/// Rows younger than this are left to the request that made them.
+/// A job due less than this long ago is left to whoever made it (the request, or the
+/// dispatcher's retry timer).
 pub const GRACE: Duration = Duration::from_secs(2);
 const BATCH: i64 = 500;
 
@@ -37,8 +41,8 @@ pub async fn relay_once(
         "SELECT d.id, d.event_id, d.webhook_id, d.tenant_id, d.generation, t.name AS tenant
          FROM deliveries d JOIN tenants t ON t.id = d.tenant_id
          WHERE d.status = 'pending' AND d.published_at IS NULL
-           AND d.created_at < now() - make_interval(secs => $1)
-         ORDER BY d.created_at LIMIT $2",
+           AND coalesce(d.next_attempt_at, d.created_at) < now() - make_interval(secs => $1)
+         ORDER BY coalesce(d.next_attempt_at, d.created_at) LIMIT $2",
     )
     .bind(grace.as_secs_f64())
     .bind(BATCH)

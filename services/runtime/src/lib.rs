@@ -7,6 +7,7 @@ pub mod health;
 pub mod jetstream;
 pub mod metrics;
 pub mod nats;
+pub mod outbox;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -19,10 +19,10 @@ use crate::auth::TenantAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::fingerprint::fingerprint;
-use crate::publisher::OutboxJob;
 use crate::state::AppState;
 use crate::store;
 use crate::store::events::{EventRow, NewEvent};
+use herald_runtime::outbox::OutboxJob;
 
 pub struct EventsApi;
 
