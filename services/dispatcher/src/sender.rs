@@ -202,3 +202,56 @@ impl Resolve for PolicyResolver {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender(policy: AddressPolicy) -> Sender {
+        Sender::new(Duration::from_secs(2), Arc::new(policy)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn internal_ip_literals_are_refused_before_connecting() {
+        let sender = sender(AddressPolicy::default());
+        for url in [
+            "http://127.0.0.1:9/",
+            "http://[::ffff:127.0.0.1]:9/",
+            "http://169.254.169.254/",
+        ] {
+            let report = sender.send(url, HeaderMap::new(), b"{}".to_vec()).await;
+            assert!(
+                matches!(report.result, AttemptResult::Forbidden(_)),
+                "{url}: {:?}",
+                report.result
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_internal_addresses_are_refused() {
+        // `localhost` resolves from /etc/hosts, without a network.
+        let report = sender(AddressPolicy::default())
+            .send("http://localhost:9/", HeaderMap::new(), b"{}".to_vec())
+            .await;
+        assert!(
+            matches!(report.result, AttemptResult::Forbidden(_)),
+            "{:?}",
+            report.result
+        );
+    }
+
+    #[tokio::test]
+    async fn an_exempted_address_is_tried() {
+        let policy = AddressPolicy::allowing(vec!["127.0.0.0/8".parse().unwrap()]);
+        // Nothing listens on port 9 (discard): the connection is refused, not forbidden.
+        let report = sender(policy)
+            .send("http://127.0.0.1:9/", HeaderMap::new(), b"{}".to_vec())
+            .await;
+        assert!(
+            matches!(report.result, AttemptResult::Connection(_)),
+            "{:?}",
+            report.result
+        );
+    }
+}

@@ -147,3 +147,20 @@ async fn retry_after_is_honoured(pool: PgPool) {
     let gap = received[1].at - received[0].at;
     assert!(gap >= Duration::from_secs(2), "waited only {gap:?}");
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn redirects_are_not_followed(pool: PgPool) {
+    let stack = Stack::start(pool, &[]).await;
+    let key = stack.tenant("acme").await;
+    let elsewhere = Receiver::always(Reply::Status(200)).await;
+    let redirect = Reply::StatusWithHeader(302, "Location", elsewhere.url());
+    let receiver = Receiver::always(redirect).await;
+    stack.webhook(&key, &receiver.url()).await;
+    let delivery = first_delivery(&stack.emit(&key, json!({})).await);
+    let failed = stack
+        .wait_for(&key, &delivery, "failed", Duration::from_secs(10))
+        .await;
+    assert_eq!(failed["last_status_code"], 302);
+    assert_eq!(receiver.count(), 1);
+    assert_eq!(elsewhere.count(), 0, "the redirect was not followed");
+}
