@@ -84,3 +84,28 @@ async fn a_tenant_reads_only_its_own_quotas(pool: PgPool) {
         .await
         .expect(401);
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn the_concurrency_quota_is_the_tenant_consumers_max_ack_pending(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    app.tenant("acme").await;
+    let url = app.nats.as_ref().unwrap().url().to_owned();
+    let js = herald_runtime::jetstream::context(async_nats::connect(url).await.unwrap());
+    let stream = js
+        .get_stream("herald_DELIVERIES")
+        .await
+        .expect("the stream exists");
+    let consumer_cap = || async {
+        let mut consumer = stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>("tenant_acme")
+            .await
+            .expect("the tenant's consumer exists");
+        consumer.info().await.unwrap().config.max_ack_pending
+    };
+    assert_eq!(consumer_cap().await, 20);
+    let quotas = json!({ "max_concurrent_deliveries": 7 });
+    app.admin(Method::PUT, "/admin/tenants/acme/quotas", Some(quotas))
+        .await
+        .expect(200);
+    assert_eq!(consumer_cap().await, 7);
+}
