@@ -17,6 +17,8 @@ use crate::sender::AttemptReport;
 #[derive(Debug, sqlx::FromRow)]
 pub struct Claimed {
     pub attempts: i32,
+    /// Attempts made before the latest manual retry: the schedule counts from here.
+    pub attempt_base: i32,
     pub url: String,
     pub secrets: Json<Vec<StoredSecret>>,
     pub webhook_enabled: bool,
@@ -61,8 +63,8 @@ pub async fn claim(
            WHERE id = $1 AND generation = $3 AND (
                  (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
               OR (status = 'processing' AND lease_until < now()))
-           RETURNING attempts, webhook_id, event_id)
-         SELECT c.attempts, w.url, w.secrets, w.enabled AS webhook_enabled,
+           RETURNING attempts, attempt_base, webhook_id, event_id)
+         SELECT c.attempts, c.attempt_base, w.url, w.secrets, w.enabled AS webhook_enabled,
                 w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
                 e.event_type, e.payload, e.occurred_at
          FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id",
@@ -125,7 +127,7 @@ pub async fn record(
     let (status, retry_in, dead_reason) = match decision {
         Decision::Succeeded => ("success", None, None),
         Decision::RetryIn(delay) => ("pending", Some(delay.as_secs_f64()), None),
-        Decision::Dead(reason) => ("failed", None, Some(reason_name(reason))),
+        Decision::Dead(reason) => ("failed", None, Some(reason.as_str())),
     };
     let generation: Option<i32> = sqlx::query_scalar(
         "UPDATE deliveries SET status = $2, attempts = $3, last_status_code = $4, last_error = $5,
@@ -213,32 +215,9 @@ pub async fn fail_unattempted(
     )
     .bind(delivery)
     .bind(error)
-    .bind(reason_name(reason))
+    .bind(reason.as_str())
     .execute(pool)
     .await
     .context("failing an unattempted delivery")?;
     Ok(())
-}
-
-/// The name stored in `deliveries.dead_reason` (and used on the wire).
-pub fn reason_name(reason: DeadReason) -> &'static str {
-    match reason {
-        DeadReason::Permanent => "permanent",
-        DeadReason::Exhausted => "exhausted",
-        DeadReason::Gone => "gone",
-        DeadReason::WebhookDisabled => "webhook_disabled",
-        DeadReason::WebhookDeleted => "webhook_deleted",
-    }
-}
-
-pub fn reason_from_name(name: &str) -> Option<DeadReason> {
-    [
-        DeadReason::Permanent,
-        DeadReason::Exhausted,
-        DeadReason::Gone,
-        DeadReason::WebhookDisabled,
-        DeadReason::WebhookDeleted,
-    ]
-    .into_iter()
-    .find(|r| reason_name(*r) == name)
 }

@@ -75,12 +75,9 @@ impl Worker {
         let attempt = claimed.attempts + 1;
         let report = self.attempt(job, &claimed, attempt, trace).await;
         let verdict = classify(&report.result);
-        let decision = decide(
-            verdict,
-            attempt.unsigned_abs(),
-            &self.policy,
-            rand::random(),
-        );
+        // The schedule counts the attempts since the latest manual retry.
+        let in_cycle = (attempt - claimed.attempt_base).unsigned_abs();
+        let decision = decide(verdict, in_cycle, &self.policy, rand::random());
         let error = (verdict != Verdict::Success).then(|| describe(&report.result));
         self.metrics.observe_attempt(&report, decision);
         let generation = store::record(
@@ -181,7 +178,7 @@ impl Worker {
                 let reason = state
                     .dead_reason
                     .as_deref()
-                    .and_then(store::reason_from_name)
+                    .and_then(DeadReason::parse)
                     .unwrap_or(DeadReason::Exhausted);
                 let code = state.last_status_code.and_then(|c| u16::try_from(c).ok());
                 let error = state.last_error.unwrap_or_default();

@@ -31,6 +31,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reason_names_round_trip_and_match_serde() {
+        for reason in DeadReason::ALL {
+            assert_eq!(DeadReason::parse(reason.as_str()), Some(reason));
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+        }
+        assert_eq!(DeadReason::parse("other"), None);
+    }
+
+    #[test]
     fn message_ids_differ_by_generation() {
         let job = DeliveryJob {
             delivery_id: Uuid::now_v7(),
@@ -62,6 +72,35 @@ pub enum DeadReason {
     WebhookDisabled,
     /// The webhook was deleted before this delivery could be attempted.
     WebhookDeleted,
+    /// JetStream gave up on the job: its dispatcher crashed or timed out on it every time.
+    RedeliveryLimit,
+}
+
+impl DeadReason {
+    pub const ALL: [DeadReason; 6] = [
+        DeadReason::Permanent,
+        DeadReason::Exhausted,
+        DeadReason::Gone,
+        DeadReason::WebhookDisabled,
+        DeadReason::WebhookDeleted,
+        DeadReason::RedeliveryLimit,
+    ];
+
+    /// The name stored in the database and used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeadReason::Permanent => "permanent",
+            DeadReason::Exhausted => "exhausted",
+            DeadReason::Gone => "gone",
+            DeadReason::WebhookDisabled => "webhook_disabled",
+            DeadReason::WebhookDeleted => "webhook_deleted",
+            DeadReason::RedeliveryLimit => "redelivery_limit",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == name)
+    }
 }
 
 /// The dispatcher's hand-off to the DLQ service, published on the dead-letters stream with

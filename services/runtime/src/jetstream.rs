@@ -4,7 +4,10 @@
 //!   (`tenant_<name>`, filtered on `<prefix>.deliveries.<tenant>.>`) whose `max_ack_pending`
 //!   is the tenant's concurrency quota;
 //! - `<prefix>_DEAD_LETTERS`: WorkQueue stream of dead-letter hand-offs from the dispatcher
-//!   to the DLQ service on `<prefix>.dead_letters.<tenant>`.
+//!   to the DLQ service on `<prefix>.dead_letters.<tenant>`;
+//! - `<prefix>_ADVISORIES`: a Limits stream that captures JetStream's MAX_DELIVERIES and
+//!   MSG_TERMINATED advisories about the deliveries stream, so the DLQ service misses none
+//!   while it is down.
 //!
 //! Everything is created idempotently where missing.
 
@@ -54,6 +57,19 @@ impl Topology {
         format!("{}_DEAD_LETTERS", self.prefix)
     }
 
+    pub fn advisories_stream(&self) -> String {
+        format!("{}_ADVISORIES", self.prefix)
+    }
+
+    /// The advisory subjects JetStream publishes about the deliveries stream's consumers.
+    pub fn advisory_subjects(&self) -> Vec<String> {
+        let stream = self.deliveries_stream();
+        ["MAX_DELIVERIES", "MSG_TERMINATED"]
+            .iter()
+            .map(|kind| format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.*"))
+            .collect()
+    }
+
     pub fn job_subject(&self, tenant: &str, webhook: &str) -> String {
         format!("{}.deliveries.{tenant}.{webhook}", self.prefix)
     }
@@ -100,6 +116,47 @@ impl Topology {
             .with_context(|| format!("creating stream {name}"))?;
         }
         Ok(())
+    }
+
+    /// The advisories stream (kept a week), created where missing.
+    pub async fn ensure_advisories_stream(&self, js: &JetStream) -> anyhow::Result<()> {
+        let name = self.advisories_stream();
+        js.get_or_create_stream(stream::Config {
+            name: name.clone(),
+            subjects: self.advisory_subjects(),
+            retention: RetentionPolicy::Limits,
+            storage: StorageType::File,
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating stream {name}"))?;
+        Ok(())
+    }
+
+    /// A durable pull consumer of one of Herald's own services on `stream`.
+    pub async fn ensure_service_consumer(
+        &self,
+        js: &JetStream,
+        stream: &str,
+        name: &str,
+    ) -> anyhow::Result<async_nats::jetstream::consumer::PullConsumer> {
+        let stream = js
+            .get_stream(stream)
+            .await
+            .with_context(|| format!("looking up stream {stream}"))?;
+        stream
+            .get_or_create_consumer(
+                name,
+                pull::Config {
+                    durable_name: Some(name.to_owned()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    ..Default::default()
+                },
+            )
+            .await
+            .with_context(|| format!("creating consumer {name}"))
     }
 
     /// Creates the tenant's consumer, or brings an existing one to `settings`.

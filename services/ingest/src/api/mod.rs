@@ -2,6 +2,7 @@
 
 mod admin;
 mod deliveries;
+mod dlq;
 mod event_types;
 mod events;
 mod quotas;
@@ -19,6 +20,8 @@ pub enum ApiTags {
     Webhooks,
     /// Events emitted by the tenant, and their deliveries.
     Events,
+    /// Dead letters: deliveries that failed for good, and retrying them.
+    Dlq,
     /// Quotas and current usage.
     Quotas,
 }
@@ -29,6 +32,7 @@ pub type Apis = (
     webhooks::WebhooksApi,
     events::EventsApi,
     deliveries::DeliveriesApi,
+    dlq::DlqApi,
     quotas::QuotasApi,
 );
 
@@ -40,6 +44,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             webhooks::WebhooksApi,
             events::EventsApi,
             deliveries::DeliveriesApi,
+            dlq::DlqApi,
             quotas::QuotasApi,
         ),
         "Herald",

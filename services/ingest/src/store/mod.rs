@@ -2,6 +2,7 @@
 //! tenant id, so a tenant cannot reach another's rows by construction.
 
 pub mod audit;
+pub mod dead_letters;
 pub mod deliveries;
 pub mod event_types;
 pub mod events;

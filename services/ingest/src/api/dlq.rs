@@ -1,0 +1,413 @@
+//! `/dlq`: the tenant's dead letters, and retrying them (one, or in bulk at a bounded rate).
+
+use chrono::{DateTime, Utc};
+use herald_domain::job::DeliveryJob;
+use herald_domain::{DeliveryId, EventId, WebhookId};
+use herald_runtime::outbox::OutboxJob;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::ApiTags;
+use crate::auth::{Tenant, TenantAuth};
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::pagination::{self, Cursor};
+use crate::state::AppState;
+use crate::store;
+use crate::store::audit::AuditEntry;
+use crate::store::dead_letters::{BulkFilter, DeadLetterRow, Filter};
+
+pub struct DlqApi;
+
+/// How long a retry's answer may wait for JetStream; past it the relay takes over.
+const PUBLISH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// The most dead letters one bulk retry takes.
+const BULK_MAX: i64 = 10_000;
+
+#[derive(Debug, Object)]
+#[oai(rename_all = "snake_case")]
+pub struct DeadEvent {
+    pub id: String,
+    #[oai(rename = "type")]
+    pub event_type: String,
+    pub timestamp: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct DeadLetterOut {
+    pub delivery_id: String,
+    pub webhook_id: String,
+    pub event: DeadEvent,
+    /// `permanent`, `exhausted`, `gone`, `webhook_disabled`, `webhook_deleted` or
+    /// `redelivery_limit`; see docs/failures.md.
+    pub reason: String,
+    pub last_error: String,
+    pub last_status_code: Option<i32>,
+    pub attempts: i32,
+    pub failed_at: DateTime<Utc>,
+}
+
+impl Example for DeadLetterOut {
+    fn example() -> Self {
+        let at = DateTime::from_timestamp(1_790_000_000, 0).unwrap_or_default();
+        Self {
+            delivery_id: "msg_0193a1b2c3d47e8f9a0b1c2d3e4f5a6d".into(),
+            webhook_id: "wh_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b".into(),
+            event: DeadEvent {
+                id: "evt_0193a1b2c3d47e8f9a0b1c2d3e4f5a6c".into(),
+                event_type: "order.created".into(),
+                timestamp: at,
+                payload: json!({ "order_id": "ord_1042" }),
+            },
+            reason: "exhausted".into(),
+            last_error: "receiver answered HTTP 503".into(),
+            last_status_code: Some(503),
+            attempts: 6,
+            failed_at: at,
+        }
+    }
+}
+
+impl From<DeadLetterRow> for DeadLetterOut {
+    fn from(row: DeadLetterRow) -> Self {
+        Self {
+            delivery_id: DeliveryId::from_uuid(row.delivery_id).to_string(),
+            webhook_id: WebhookId::from_uuid(row.webhook_id).to_string(),
+            event: DeadEvent {
+                id: EventId::from_uuid(row.event_id).to_string(),
+                event_type: row.event_type,
+                timestamp: row.occurred_at,
+                payload: row.payload,
+            },
+            reason: row.reason,
+            last_error: row.last_error,
+            last_status_code: row.last_status_code,
+            attempts: row.attempts,
+            failed_at: row.failed_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct DeadLetterPage {
+    pub items: Vec<DeadLetterOut>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl Example for DeadLetterPage {
+    fn example() -> Self {
+        Self {
+            items: vec![DeadLetterOut::example()],
+            next_cursor: None,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct RetryAccepted {
+    pub delivery_id: String,
+    /// `pending`: a new job is on its way to the dispatcher.
+    pub status: String,
+}
+
+impl Example for RetryAccepted {
+    fn example() -> Self {
+        Self {
+            delivery_id: "msg_0193a1b2c3d47e8f9a0b1c2d3e4f5a6d".into(),
+            status: "pending".into(),
+        }
+    }
+}
+
+/// Which open dead letters to retry; all of them when empty.
+#[derive(Debug, Default, Object, Deserialize)]
+#[oai(example, rename_all = "snake_case")]
+#[serde(deny_unknown_fields)]
+pub struct BulkRetryIn {
+    pub webhook_id: Option<String>,
+    /// Dead-lettered at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Dead-lettered before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// How many deliveries start per second, so a recovering receiver is not flooded
+    /// (1 to 1000, default 10).
+    pub per_second: Option<u32>,
+}
+
+impl Example for BulkRetryIn {
+    fn example() -> Self {
+        Self {
+            webhook_id: Some("wh_0193a1b2c3d47e8f9a0b1c2d3e4f5a6b".into()),
+            since: DateTime::from_timestamp(1_790_000_000, 0),
+            per_second: Some(20),
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
+pub struct BulkRetryAccepted {
+    /// How many deliveries were put back on the way.
+    pub retried: u64,
+    /// When the last of them starts, at the requested rate.
+    pub spread_seconds: f64,
+}
+
+impl Example for BulkRetryAccepted {
+    fn example() -> Self {
+        Self {
+            retried: 120,
+            spread_seconds: 6.0,
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum RetryResponse {
+    /// Accepted: the delivery is `pending` again under a new job.
+    #[oai(status = 202)]
+    Accepted(Json<RetryAccepted>),
+}
+
+#[derive(ApiResponse)]
+enum BulkRetryResponse {
+    /// Accepted: the deliveries start at the requested rate.
+    #[oai(status = 202)]
+    Accepted(Json<BulkRetryAccepted>),
+}
+
+fn parse_webhook(raw: &str) -> Result<Uuid, ApiError> {
+    raw.parse::<WebhookId>()
+        .map(|id| id.as_uuid())
+        .map_err(|_| ApiError::bad_request("invalid_webhook_id", "webhook_id: not a webhook id"))
+}
+
+async fn audit(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Tenant,
+    action: &str,
+    target: Option<String>,
+    details: serde_json::Value,
+) -> anyhow::Result<()> {
+    let entry = AuditEntry {
+        tenant_id: Some(tenant.id.as_uuid()),
+        actor: &tenant.actor(),
+        action,
+        target,
+        details,
+    };
+    store::audit::record(conn, entry).await
+}
+
+impl DlqApi {
+    async fn publish(state: &AppState, tenant: &Tenant, jobs: Vec<DeliveryJob>) {
+        let jobs: Vec<OutboxJob> = jobs
+            .into_iter()
+            .map(|job| OutboxJob {
+                job,
+                tenant: tenant.name.clone(),
+                traceparent: None,
+            })
+            .collect();
+        state.publisher.publish_within(&jobs, PUBLISH_LIMIT).await;
+    }
+
+    /// Why a retry of this delivery cannot go ahead, as a 404 or 409.
+    async fn refusal(state: &AppState, tenant: Uuid, delivery: Uuid) -> ApiError {
+        match store::dead_letters::delivery_status(&state.pool, tenant, delivery).await {
+            Ok(None) => ApiError::not_found("delivery"),
+            Ok(Some(status)) => ApiError::conflict(
+                "not_dead",
+                format!("the delivery is not in the DLQ (its status is {status})"),
+            ),
+            Err(error) => ApiError::internal(error),
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Dlq")]
+impl DlqApi {
+    /// List dead letters
+    ///
+    /// The tenant's open dead letters (not yet retried), newest first, each with its event,
+    /// last error and attempt count.
+    #[oai(path = "/dlq", method = "get", operation_id = "listDeadLetters")]
+    async fn list(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        /// Page size, 1 to 250 (default 50).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Only this webhook's.
+        webhook_id: Query<Option<String>>,
+        /// Only those dead-lettered at or after this time (RFC 3339).
+        since: Query<Option<DateTime<Utc>>>,
+    ) -> ApiResult<Json<DeadLetterPage>> {
+        let limit = pagination::limit(limit.0)?;
+        let before = cursor.0.as_deref().map(Cursor::decode).transpose()?;
+        let filter = Filter {
+            webhook: webhook_id.0.as_deref().map(parse_webhook).transpose()?,
+            since: since.0,
+        };
+        let rows =
+            store::dead_letters::list(&state.pool, auth.0.id.as_uuid(), &filter, before, limit)
+                .await?;
+        let (rows, next_cursor) = pagination::page(rows, limit, |r| Cursor {
+            created_at: r.failed_at,
+            id: r.id,
+        });
+        Ok(Json(DeadLetterPage {
+            items: rows.into_iter().map(DeadLetterOut::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Retry a dead letter
+    ///
+    /// Puts the delivery back to `pending` under a new job with the whole retry schedule; the
+    /// receiver sees the same `webhook-id` as before. The dead letter stays as history and is
+    /// no longer listed. A delivery that is not dead answers 409; so does one whose webhook
+    /// is disabled, unless `force=true`, which re-enables the webhook.
+    #[oai(
+        path = "/dlq/:delivery_id/retry",
+        method = "post",
+        operation_id = "retryDeadLetter"
+    )]
+    async fn retry(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        delivery_id: Path<String>,
+        /// Re-enable a disabled webhook to retry its delivery.
+        force: Query<Option<bool>>,
+    ) -> ApiResult<RetryResponse> {
+        let tenant = auth.0.id.as_uuid();
+        let delivery = delivery_id
+            .0
+            .parse::<DeliveryId>()
+            .map_err(|_| ApiError::not_found("delivery"))?
+            .as_uuid();
+        let mut tx = state.pool.begin().await.map_err(anyhow::Error::new)?;
+        let Some(webhook) = store::dead_letters::close_open(&mut tx, tenant, delivery).await?
+        else {
+            drop(tx);
+            return Err(Self::refusal(&state, tenant, delivery).await);
+        };
+        let webhook_name = WebhookId::from_uuid(webhook.webhook_id).to_string();
+        if webhook.deleted {
+            return Err(ApiError::conflict(
+                "webhook_deleted",
+                format!("webhook {webhook_name} was deleted; its deliveries cannot be retried"),
+            ));
+        }
+        if !webhook.enabled {
+            if !force.0.unwrap_or(false) {
+                let why = webhook
+                    .disabled_reason
+                    .as_deref()
+                    .unwrap_or("no reason given");
+                return Err(ApiError::conflict(
+                    "webhook_disabled",
+                    format!(
+                        "webhook {webhook_name} is disabled ({why}); retry with ?force=true to re-enable it"
+                    ),
+                ));
+            }
+            store::dead_letters::enable_webhook(&mut tx, webhook.webhook_id).await?;
+            audit(
+                &mut tx,
+                &auth.0,
+                "webhook.enabled",
+                Some(webhook_name),
+                json!({ "by": "dlq retry" }),
+            )
+            .await?;
+        }
+        let reopened = store::dead_letters::reopen(&mut tx, &[delivery], &[0.0]).await?;
+        let Some((_, generation)) = reopened.first().copied() else {
+            return Err(Self::refusal(&state, tenant, delivery).await);
+        };
+        let target = DeliveryId::from_uuid(delivery).to_string();
+        audit(
+            &mut tx,
+            &auth.0,
+            "dlq.retried",
+            Some(target.clone()),
+            json!({ "generation": generation }),
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::new)?;
+        let job = DeliveryJob {
+            delivery_id: delivery,
+            event_id: webhook.event_id,
+            webhook_id: webhook.webhook_id,
+            tenant_id: tenant,
+            generation,
+        };
+        Self::publish(&state, &auth.0, vec![job]).await;
+        Ok(RetryResponse::Accepted(Json(RetryAccepted {
+            delivery_id: target,
+            status: "pending".into(),
+        })))
+    }
+
+    /// Retry dead letters in bulk
+    ///
+    /// Retries every open dead letter that matches (a webhook, a time range; all when the
+    /// body is `{}`), up to 10,000 per call, starting `per_second` of them each second so a
+    /// receiver recovering from an outage is not flooded. Dead letters of disabled or deleted
+    /// webhooks are left as they are.
+    #[oai(
+        path = "/dlq/retry",
+        method = "post",
+        operation_id = "retryDeadLettersInBulk"
+    )]
+    async fn retry_bulk(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        body: JsonBody<BulkRetryIn>,
+    ) -> ApiResult<BulkRetryResponse> {
+        let input = body.value;
+        let per_second = input.per_second.unwrap_or(10);
+        if !(1..=1000).contains(&per_second) {
+            return Err(ApiError::bad_request(
+                "invalid_rate",
+                "per_second: between 1 and 1000",
+            ));
+        }
+        let filter = BulkFilter {
+            webhook: input.webhook_id.as_deref().map(parse_webhook).transpose()?,
+            since: input.since,
+            until: input.until,
+            at_most: BULK_MAX,
+        };
+        let mut tx = state.pool.begin().await.map_err(anyhow::Error::new)?;
+        let deliveries =
+            store::dead_letters::close_matching(&mut tx, auth.0.id.as_uuid(), &filter).await?;
+        let due: Vec<f64> = (0..deliveries.len())
+            .map(|n| n as f64 / f64::from(per_second))
+            .collect();
+        let reopened = store::dead_letters::reopen(&mut tx, &deliveries, &due).await?;
+        let details = json!({ "retried": reopened.len(), "per_second": per_second });
+        audit(&mut tx, &auth.0, "dlq.bulk_retried", None, details).await?;
+        tx.commit().await.map_err(anyhow::Error::new)?;
+        Ok(BulkRetryResponse::Accepted(Json(BulkRetryAccepted {
+            retried: reopened.len() as u64,
+            spread_seconds: due.last().copied().unwrap_or(0.0),
+        })))
+    }
+}
