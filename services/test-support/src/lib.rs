@@ -4,6 +4,7 @@
 mod eventually;
 mod nats_server;
 mod receiver;
+pub mod stack;
 
 pub use eventually::eventually;
 pub use nats_server::NatsServer;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use sqlx::PgPool;
 
-use crate::helpers::{Stack, first_delivery};
+use herald_test_support::stack::{Stack, first_delivery};
 
 fn hmac(key: &[u8], message: &[u8]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();

@@ -6,7 +6,7 @@ use herald_test_support::{Receiver, Reply, eventually};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::Stack;
+use herald_test_support::stack::Stack;
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_hanging_webhook_does_not_delay_the_others(pool: PgPool) {

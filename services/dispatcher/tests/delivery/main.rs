@@ -3,7 +3,6 @@
 //! down through `HERALD_RETRY_SCHEDULE`.
 
 mod contract;
-mod helpers;
 mod isolation;
 mod recovery;
 mod retries;

@@ -10,7 +10,7 @@ use herald_test_support::{Receiver, Reply, eventually};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{Stack, connect, first_delivery};
+use herald_test_support::stack::{Stack, connect, first_delivery};
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn events_emitted_while_the_dispatcher_is_down_all_drain(pool: PgPool) {

@@ -6,7 +6,7 @@ use herald_test_support::{Receiver, Reply, eventually};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::helpers::{SCHEDULE, Stack, first_delivery};
+use herald_test_support::stack::{SCHEDULE, Stack, first_delivery};
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn an_always_failing_receiver_gets_six_attempts_on_schedule(pool: PgPool) {

@@ -1,9 +1,13 @@
+//! The whole of Herald in one test process: ingest (API and relay), a dispatcher and, on
+//! request, the DLQ service, against the test's own nats-server and database. Services can
+//! be stopped and started as a SIGTERM would.
+
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::{NatsServer, eventually};
 use herald_runtime::Config;
 use herald_runtime::shutdown::ShutdownToken;
-use herald_test_support::{NatsServer, eventually};
 use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
 use poem::http::StatusCode;
@@ -12,7 +16,7 @@ use serde_json::{Value, json};
 use sqlx::PgPool;
 use tokio::task::JoinHandle;
 
-const ADMIN: &str = "admin-token";
+pub const ADMIN: &str = "admin-token";
 /// The test schedule: six attempts within about 1.5 s.
 pub const SCHEDULE: [u64; 5] = [100, 200, 300, 400, 500];
 
@@ -23,12 +27,13 @@ pub struct Stack {
     client: TestClient<BoxEndpoint<'static>>,
     ingest_background: ShutdownToken,
     dispatcher: Option<(ShutdownToken, JoinHandle<()>)>,
+    dlq: Option<(ShutdownToken, JoinHandle<()>)>,
 }
 
 impl Drop for Stack {
     fn drop(&mut self) {
         self.ingest_background.cancel();
-        if let Some((token, _)) = &self.dispatcher {
+        for (token, _) in self.dispatcher.iter().chain(self.dlq.iter()) {
             token.cancel();
         }
     }
@@ -69,6 +74,7 @@ impl Stack {
             client,
             ingest_background,
             dispatcher: None,
+            dlq: None,
         };
         stack.start_dispatcher().await;
         stack
@@ -88,14 +94,28 @@ impl Stack {
 
     /// Stops the dispatcher as SIGTERM would, and waits for it to drain.
     pub async fn stop_dispatcher(&mut self) -> Duration {
-        let (token, handle) = self.dispatcher.take().expect("a dispatcher runs");
-        let started = std::time::Instant::now();
-        token.cancel();
-        tokio::time::timeout(Duration::from_secs(30), handle)
-            .await
-            .expect("the dispatcher drains within 30 s")
-            .expect("the dispatcher task ends cleanly");
-        started.elapsed()
+        stop(self.dispatcher.take().expect("a dispatcher runs")).await
+    }
+
+    /// Starts the DLQ service (tests of the dispatcher alone leave it off, to read the
+    /// hand-offs it would consume).
+    pub async fn start_dlq(&mut self) {
+        assert!(self.dlq.is_none(), "a DLQ service already runs");
+        let nats = connect(&self.config).await;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let service = herald_dlq::DeadLetterService::new(
+            &self.config,
+            self.pool.clone(),
+            nats,
+            &mut registry,
+        );
+        let token = ShutdownToken::new();
+        let handle = tokio::spawn(service.run(token.clone()));
+        self.dlq = Some((token, handle));
+    }
+
+    pub async fn stop_dlq(&mut self) -> Duration {
+        stop(self.dlq.take().expect("a DLQ service runs")).await
     }
 
     pub async fn call(
@@ -202,14 +222,38 @@ impl Stack {
 
     /// Messages now stored in the dead-letters stream.
     pub async fn dead_letters(&self) -> u64 {
-        let js = herald_runtime::jetstream::context(connect(&self.config).await);
-        let topology = herald_runtime::jetstream::Topology::new(&self.config.nats_prefix);
-        let mut stream = js
-            .get_stream(topology.dead_letters_stream())
+        self.stream_messages(&self.topology().dead_letters_stream())
+            .await
+    }
+
+    /// Messages now stored in a stream.
+    pub async fn stream_messages(&self, stream: &str) -> u64 {
+        let mut stream = self
+            .jetstream()
+            .await
+            .get_stream(stream)
             .await
             .expect("stream");
         stream.info().await.expect("stream info").state.messages
     }
+
+    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
+        herald_runtime::jetstream::context(connect(&self.config).await)
+    }
+
+    pub fn topology(&self) -> herald_runtime::jetstream::Topology {
+        herald_runtime::jetstream::Topology::new(&self.config.nats_prefix)
+    }
+}
+
+async fn stop((token, handle): (ShutdownToken, JoinHandle<()>)) -> Duration {
+    let started = std::time::Instant::now();
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(30), handle)
+        .await
+        .expect("the service drains within 30 s")
+        .expect("the service task ends cleanly");
+    started.elapsed()
 }
 
 pub async fn connect(config: &Config) -> async_nats::Client {
