@@ -2,6 +2,7 @@
 //! time limit (past it the relay takes over). Also keeps the JetStream topology in place:
 //! the streams, and one consumer per tenant whose `max_ack_pending` is the tenant's quota.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -76,6 +77,25 @@ impl Publisher {
             self.ensure_topology().await?;
         }
         self.outbox.publish(jobs).await
+    }
+
+    /// Publishes each job at its offset from now, in the background: a bulk retry's pace.
+    /// Should the process stop first, the relay publishes what is left once due.
+    pub fn publish_spread(self: &Arc<Self>, mut schedule: Vec<(Duration, OutboxJob)>) {
+        schedule.sort_by_key(|(at, _)| *at);
+        let publisher = self.clone();
+        tokio::spawn(async move {
+            let start = tokio::time::Instant::now();
+            for (at, job) in schedule {
+                tokio::time::sleep_until(start + at).await;
+                if let Err(error) = publisher.publish(std::slice::from_ref(&job)).await {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "paced job not published; the relay will"
+                    );
+                }
+            }
+        });
     }
 
     /// Publishes within `limit`, leaving what is not confirmed by then to the relay. The

@@ -337,7 +337,7 @@ impl DlqApi {
             .await?;
         }
         let reopened = store::dead_letters::reopen(&mut tx, &[delivery], &[0.0]).await?;
-        let Some((_, generation)) = reopened.first().copied() else {
+        let Some(generation) = reopened.first().map(|r| r.generation) else {
             return Err(Self::refusal(&state, tenant, delivery).await);
         };
         let target = DeliveryId::from_uuid(delivery).to_string();
@@ -405,6 +405,34 @@ impl DlqApi {
         let details = json!({ "retried": reopened.len(), "per_second": per_second });
         audit(&mut tx, &auth.0, "dlq.bulk_retried", None, details).await?;
         tx.commit().await.map_err(anyhow::Error::new)?;
+        let due_of: std::collections::HashMap<Uuid, f64> = deliveries
+            .iter()
+            .copied()
+            .zip(due.iter().copied())
+            .collect();
+        let schedule = reopened
+            .iter()
+            .map(|r| {
+                let job = DeliveryJob {
+                    delivery_id: r.id,
+                    event_id: r.event_id,
+                    webhook_id: r.webhook_id,
+                    tenant_id: auth.0.id.as_uuid(),
+                    generation: r.generation,
+                };
+                let at =
+                    std::time::Duration::from_secs_f64(due_of.get(&r.id).copied().unwrap_or(0.0));
+                (
+                    at,
+                    OutboxJob {
+                        job,
+                        tenant: auth.0.name.clone(),
+                        traceparent: None,
+                    },
+                )
+            })
+            .collect();
+        state.publisher.publish_spread(schedule);
         Ok(BulkRetryResponse::Accepted(Json(BulkRetryAccepted {
             retried: reopened.len() as u64,
             spread_seconds: due.last().copied().unwrap_or(0.0),

@@ -90,13 +90,22 @@ pub async fn close_open(
     .context("closing a dead letter")
 }
 
+/// A delivery put back on its way, with what its next job needs.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub struct Reopened {
+    pub id: Uuid,
+    pub generation: i32,
+    pub event_id: Uuid,
+    pub webhook_id: Uuid,
+}
+
 /// Puts failed deliveries back to `pending` under a new generation, the schedule starting
-/// over; their jobs are published when due (now, or spread out by `due_in_secs`).
+/// over; their jobs are due now, or spread out by `due_in_secs`.
 pub async fn reopen(
     conn: &mut PgConnection,
     deliveries: &[Uuid],
     due_in_secs: &[f64],
-) -> anyhow::Result<Vec<(Uuid, i32)>> {
+) -> anyhow::Result<Vec<Reopened>> {
     sqlx::query_as(
         "UPDATE deliveries d SET status = 'pending', generation = d.generation + 1,
            attempt_base = d.attempts, published_at = NULL, completed_at = NULL,
@@ -105,7 +114,7 @@ pub async fn reopen(
                                   ELSE now() + make_interval(secs => r.due_in) END
          FROM unnest($1::uuid[], $2::float8[]) AS r (id, due_in)
          WHERE d.id = r.id AND d.status = 'failed'
-         RETURNING d.id, d.generation",
+         RETURNING d.id, d.generation, d.event_id, d.webhook_id",
     )
     .bind(deliveries)
     .bind(due_in_secs)
