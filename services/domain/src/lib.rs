@@ -13,6 +13,7 @@ pub mod retry;
 pub mod secret;
 pub mod signing;
 pub mod ssrf;
+pub mod status;
 pub mod traceparent;
 pub mod webhook_url;
 

@@ -101,6 +101,10 @@ impl Publisher {
     /// Publishes within `limit`, leaving what is not confirmed by then to the relay. The
     /// request path uses this: the database already holds the record.
     pub async fn publish_within(&self, jobs: &[OutboxJob], limit: Duration) {
+        if !self.outbox.connected() {
+            tracing::debug!("NATS is down; the relay will publish these jobs");
+            return;
+        }
         match tokio::time::timeout(limit, self.publish(jobs)).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(

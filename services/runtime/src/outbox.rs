@@ -48,6 +48,12 @@ impl Outbox {
         &self.pool
     }
 
+    /// Whether the NATS connection is up right now. While it is down, publishing would only
+    /// wait: callers that can leave the jobs to the relay skip it.
+    pub fn connected(&self) -> bool {
+        crate::nats::is_connected(&self.js.client())
+    }
+
     /// Publishes the jobs with pipelined acks and records which JetStream confirmed.
     /// Returns how many were confirmed.
     pub async fn publish(&self, jobs: &[OutboxJob]) -> anyhow::Result<usize> {

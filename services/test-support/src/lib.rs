@@ -3,6 +3,8 @@
 
 mod eventually;
 mod nats_server;
+pub mod process;
+pub mod proxy;
 mod receiver;
 pub mod stack;
 

@@ -1,0 +1,220 @@
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use herald_test_support::process::ServiceProcess;
+use herald_test_support::proxy::FaultProxy;
+use herald_test_support::{NatsServer, eventually};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+const ADMIN: &str = "chaos-admin";
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+pub struct Cluster {
+    pub pool: PgPool,
+    pub nats: NatsServer,
+    /// Between every service and NATS.
+    pub nats_proxy: FaultProxy,
+    /// Between every service and PostgreSQL.
+    pub pg_proxy: FaultProxy,
+    pub ingest: Option<ServiceProcess>,
+    pub dispatchers: Vec<ServiceProcess>,
+    pub dlq: Option<ServiceProcess>,
+    settings: Vec<(String, String)>,
+    api: String,
+    http: reqwest::Client,
+}
+
+impl Cluster {
+    /// Ingest, `dispatchers` dispatchers and the DLQ service, with `extra` settings.
+    pub async fn start(pool: PgPool, extra: &[(&str, &str)], dispatchers: usize) -> Self {
+        let nats = NatsServer::start().expect("nats-server starts");
+        let nats_addr: SocketAddr = nats
+            .url()
+            .trim_start_matches("nats://")
+            .parse()
+            .expect("NATS address");
+        let nats_proxy = FaultProxy::start(nats_addr).await;
+        let pg_proxy =
+            FaultProxy::start("127.0.0.1:5432".parse().expect("PostgreSQL address")).await;
+        let database = pool
+            .connect_options()
+            .get_database()
+            .expect("a test database")
+            .to_owned();
+        let api_port = free_port();
+        let mut settings: Vec<(String, String)> = [
+            (
+                "DATABASE_URL",
+                format!("postgres://postgres@{}/{database}", pg_proxy.addr()),
+            ),
+            ("NATS_URL", format!("nats://{}", nats_proxy.addr())),
+            ("HERALD_API_ADDR", format!("127.0.0.1:{api_port}")),
+            ("HERALD_ADMIN_TOKEN", ADMIN.to_owned()),
+            ("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8".to_owned()),
+            (
+                "HERALD_RETRY_SCHEDULE",
+                "100ms,200ms,400ms,800ms,1600ms".to_owned(),
+            ),
+            ("HERALD_DELIVERY_TIMEOUT", "2s".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (name, value) in extra {
+            settings.retain(|(k, _)| k != name);
+            settings.push(((*name).to_owned(), (*value).to_owned()));
+        }
+        let mut cluster = Self {
+            pool,
+            nats,
+            nats_proxy,
+            pg_proxy,
+            ingest: None,
+            dispatchers: Vec::new(),
+            dlq: None,
+            settings,
+            api: format!("http://127.0.0.1:{api_port}"),
+            http: reqwest::Client::new(),
+        };
+        cluster.ingest = Some(cluster.spawn("ingest", None));
+        cluster.wait_ready().await;
+        for _ in 0..dispatchers {
+            cluster.spawn_dispatcher();
+        }
+        cluster.spawn_dlq();
+        cluster
+    }
+
+    fn spawn(&self, service: &str, health: Option<&str>) -> ServiceProcess {
+        let mut settings = self.settings.clone();
+        if let Some(variable) = health {
+            settings.push((variable.to_owned(), format!("127.0.0.1:{}", free_port())));
+        }
+        ServiceProcess::spawn(service, &settings)
+    }
+
+    pub fn spawn_dispatcher(&mut self) {
+        let dispatcher = self.spawn("dispatcher", Some("HERALD_DISPATCHER_HEALTH_ADDR"));
+        self.dispatchers.push(dispatcher);
+    }
+
+    pub fn spawn_dlq(&mut self) {
+        self.dlq = Some(self.spawn("dlq", Some("HERALD_DLQ_HEALTH_ADDR")));
+    }
+
+    /// SIGKILLs the first dispatcher.
+    pub async fn kill_dispatcher(&mut self) {
+        self.dispatchers.remove(0).kill().await;
+    }
+
+    pub async fn kill_dlq(&mut self) {
+        self.dlq.take().expect("a DLQ service runs").kill().await;
+    }
+
+    async fn wait_ready(&self) {
+        let url = format!("{}/readyz", self.api);
+        eventually("ingest to be ready", Duration::from_secs(30), || async {
+            let response = self.http.get(&url).send().await.ok()?;
+            response.status().is_success().then_some(())
+        })
+        .await;
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, token: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.api))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("the API answers");
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// A tenant with the event type `order.created`; returns its API key.
+    pub async fn tenant(&self, name: &str) -> String {
+        let tenant = self
+            .call(
+                reqwest::Method::POST,
+                "/admin/tenants",
+                ADMIN,
+                json!({ "name": name }),
+            )
+            .await;
+        let key = tenant["api_key"].as_str().expect("an API key").to_owned();
+        self.call(
+            reqwest::Method::POST,
+            "/event-types",
+            &key,
+            json!({ "name": "order.created" }),
+        )
+        .await;
+        key
+    }
+
+    pub async fn webhook(&self, key: &str, url: &str) -> String {
+        let webhook = self
+            .call(
+                reqwest::Method::POST,
+                "/webhooks",
+                key,
+                json!({ "url": url }),
+            )
+            .await;
+        webhook["id"].as_str().expect("a webhook id").to_owned()
+    }
+
+    /// Emits events numbered `numbers`, `parallel` at a time. Each is retried with its
+    /// Idempotency-Key until accepted, as a careful client does through an outage; returns
+    /// their ids.
+    pub async fn emit_many(
+        &self,
+        key: &str,
+        numbers: std::ops::Range<usize>,
+        parallel: usize,
+    ) -> Vec<String> {
+        use futures::StreamExt;
+        futures::stream::iter(numbers)
+            .map(|n| self.emit_until_accepted(key, n))
+            .buffer_unordered(parallel)
+            .collect()
+            .await
+    }
+
+    async fn emit_until_accepted(&self, key: &str, n: usize) -> String {
+        let body = json!({ "type": "order.created", "payload": { "n": n } });
+        let idempotency_key = format!("chaos-{n}");
+        let accepted = eventually(
+            &format!("event {n} to be accepted"),
+            Duration::from_secs(60),
+            || async {
+                let response = self
+                    .http
+                    .post(format!("{}/events", self.api))
+                    .bearer_auth(key)
+                    .header("Idempotency-Key", &idempotency_key)
+                    .json(&body)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await
+                    .ok()?;
+                if !response.status().is_success() {
+                    return None;
+                }
+                response.json::<Value>().await.ok()
+            },
+        )
+        .await;
+        accepted["id"].as_str().expect("an event id").to_owned()
+    }
+}
