@@ -153,3 +153,52 @@ async fn shutdown_lets_an_attempt_in_flight_finish(pool: PgPool) {
         "the attempt in flight was finished and recorded"
     );
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn the_worker_step_is_idempotent(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[]).await;
+    stack.stop_dispatcher().await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    stack.emit(&key, json!({})).await;
+    let row: (uuid::Uuid, uuid::Uuid, uuid::Uuid, uuid::Uuid) =
+        sqlx::query_as("SELECT id, event_id, webhook_id, tenant_id FROM deliveries")
+            .fetch_one(&stack.pool)
+            .await
+            .unwrap();
+    let job = DeliveryJob {
+        delivery_id: row.0,
+        event_id: row.1,
+        webhook_id: row.2,
+        tenant_id: row.3,
+        generation: 0,
+    };
+    let mut registry = prometheus_client::registry::Registry::default();
+    let worker = herald_dispatcher::supervisor(
+        &stack.config,
+        stack.pool.clone(),
+        connect(&stack.config).await,
+        &mut registry,
+    )
+    .unwrap()
+    .worker;
+    use herald_dispatcher::worker::Outcome;
+    assert_eq!(
+        worker.work(&job, "acme", None).await.unwrap(),
+        Outcome::Delivered
+    );
+    assert_eq!(
+        worker.work(&job, "acme", None).await.unwrap(),
+        Outcome::Skip
+    );
+    let stale = DeliveryJob {
+        generation: 7,
+        ..job
+    };
+    assert_eq!(
+        worker.work(&stale, "acme", None).await.unwrap(),
+        Outcome::Skip
+    );
+    assert_eq!(receiver.count(), 1, "the delivery was sent once");
+}

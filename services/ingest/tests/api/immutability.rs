@@ -35,3 +35,39 @@ async fn the_database_refuses_to_change_events(pool: PgPool) {
         .unwrap();
     assert_eq!(payload, json!({ "n": 1 }));
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn the_database_refuses_illegal_delivery_transitions(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    app.event_type(&key, "order.created").await;
+    app.webhook(&key, &[]).await;
+    app.emit(&key, "order.created", json!({})).await.expect(201);
+    let set = |status: &'static str| {
+        let pool = app.pool.clone();
+        async move {
+            sqlx::query("UPDATE deliveries SET status = $1")
+                .bind(status)
+                .execute(&pool)
+                .await
+        }
+    };
+    for illegal in ["success"] {
+        let error = set(illegal).await.expect_err("pending -> success");
+        assert!(
+            error
+                .to_string()
+                .contains("cannot go from pending to success"),
+            "{error}"
+        );
+    }
+    set("processing").await.expect("pending -> processing");
+    set("success").await.expect("processing -> success");
+    for illegal in ["pending", "processing", "failed"] {
+        let error = set(illegal).await.expect_err(illegal);
+        assert!(
+            error.to_string().contains("cannot go from success"),
+            "{error}"
+        );
+    }
+}
