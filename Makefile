@@ -1,11 +1,20 @@
 # Herald: each target is a plain script under scripts/, for those without make.
-.PHONY: run test hooks fmt lint
+.PHONY: run test test-nats-latest chaos coverage hooks fmt lint
 
 run: ## Run ingest, dispatcher and DLQ in the foreground (installs/starts PostgreSQL and NATS if missing)
 	scripts/run.sh
 
 test: ## The whole test suite against real PostgreSQL and nats-server
 	scripts/test.sh
+
+test-nats-latest: ## The JetStream-facing tests against the current nats-server release
+	scripts/test-nats-latest.sh
+
+chaos: ## Chaos drills: SIGKILL, NATS and PostgreSQL outages, partitions, 10k deliveries
+	scripts/chaos.sh
+
+coverage: ## Line coverage of domain, dispatcher and DLQ; fails under 75%
+	scripts/coverage.sh
 
 hooks: ## Install the git pre-commit hook (fmt + clippy)
 	scripts/install-hooks.sh

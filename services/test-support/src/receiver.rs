@@ -20,6 +20,12 @@ pub enum Reply {
     Delay(Duration, u16),
     /// Never answers (the client's timeout ends it).
     Hang,
+    /// Answers the status at once, then trickles the body: `chunks` pieces, one per `every`.
+    SlowBody {
+        status: u16,
+        every: Duration,
+        chunks: usize,
+    },
 }
 
 /// One recorded request.
@@ -143,5 +149,24 @@ async fn receive(
             Response::builder().status(status(code)).body("late")
         }
         Reply::Hang => std::future::pending().await,
+        Reply::SlowBody {
+            status: code,
+            every,
+            chunks,
+        } => {
+            let trickle = futures::stream::unfold(0, move |sent| async move {
+                if sent == chunks {
+                    return None;
+                }
+                tokio::time::sleep(every).await;
+                Some((
+                    Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"slow ")),
+                    sent + 1,
+                ))
+            });
+            Response::builder()
+                .status(status(code))
+                .body(Body::from_bytes_stream(trickle))
+        }
     }
 }

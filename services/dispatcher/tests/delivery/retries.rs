@@ -164,3 +164,31 @@ async fn redirects_are_not_followed(pool: PgPool) {
     assert_eq!(receiver.count(), 1);
     assert_eq!(elsewhere.count(), 0, "the redirect was not followed");
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_slow_body_does_not_hold_a_successful_attempt(pool: PgPool) {
+    let stack = Stack::start(pool, &[("HERALD_DELIVERY_TIMEOUT", "1s")]).await;
+    let key = stack.tenant("acme").await;
+    let every = Duration::from_millis(300);
+    let receiver = Receiver::always(Reply::SlowBody {
+        status: 200,
+        every,
+        chunks: 20,
+    })
+    .await;
+    stack.webhook(&key, &receiver.url()).await;
+    let delivery = first_delivery(&stack.emit(&key, json!({})).await);
+    // The status decides; the trickling body is read for at most the delivery timeout.
+    let done = stack
+        .wait_for(&key, &delivery, "success", Duration::from_secs(10))
+        .await;
+    assert_eq!(done["attempt_count"], 1);
+    let took = done["attempts"][0]["duration_ms"].as_i64().unwrap();
+    assert!(took < 2000, "the attempt took {took} ms");
+    assert!(
+        done["attempts"][0]["response_body"]
+            .as_str()
+            .unwrap()
+            .starts_with("slow")
+    );
+}

