@@ -31,7 +31,8 @@ pub struct Cluster {
 }
 
 impl Cluster {
-    /// Ingest, `dispatchers` dispatchers and the DLQ service, with `extra` settings.
+    /// Ingest, `dispatchers` dispatchers and the DLQ service, with `extra` settings, on the
+    /// database (and server) of `pool`.
     pub async fn start(pool: PgPool, extra: &[(&str, &str)], dispatchers: usize) -> Self {
         let nats = NatsServer::start().expect("nats-server starts");
         let nats_addr: SocketAddr = nats
@@ -40,8 +41,9 @@ impl Cluster {
             .parse()
             .expect("NATS address");
         let nats_proxy = FaultProxy::start(nats_addr).await;
-        let pg_proxy =
-            FaultProxy::start("127.0.0.1:5432".parse().expect("PostgreSQL address")).await;
+        let options = pool.connect_options();
+        let pg_addr = format!("{}:{}", options.get_host(), options.get_port());
+        let pg_proxy = FaultProxy::start(pg_addr.parse().expect("PostgreSQL address")).await;
         let database = pool
             .connect_options()
             .get_database()

@@ -23,9 +23,24 @@ async fn scalar(pool: &PgPool, sql: &str) -> i64 {
         .expect("an invariant query runs")
 }
 
+/// The `webhook-id` of every request the receivers got.
+pub fn received_ids(receivers: &[&Receiver]) -> Vec<String> {
+    receivers
+        .iter()
+        .flat_map(|r| r.received())
+        .map(|r| {
+            r.header("webhook-id")
+                .expect("every request has a webhook-id")
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Waits for the system to settle and checks the invariants. `received` reads the
+/// `webhook-id` of every request receivers got (see `received_ids`), once settled.
 pub async fn assert_settled(
     pool: &PgPool,
-    receivers: &[&Receiver],
+    received: impl Fn() -> Vec<String>,
     expected: i64,
     deadline: Duration,
 ) -> Settled {
@@ -87,15 +102,8 @@ pub async fn assert_settled(
             .await
             .expect("all ids");
     let known: HashSet<String> = known.into_iter().collect();
-    let received: Vec<String> = receivers
-        .iter()
-        .flat_map(|r| r.received())
-        .map(|r| {
-            r.header("webhook-id")
-                .expect("every request has a webhook-id")
-                .to_owned()
-        })
-        .collect();
+
+    let received = received();
     let distinct: HashSet<&String> = received.iter().collect();
     assert!(
         distinct.iter().all(|id| known.contains(*id)),

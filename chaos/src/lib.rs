@@ -6,4 +6,4 @@ mod cluster;
 mod invariants;
 
 pub use cluster::{Cluster, free_port};
-pub use invariants::{Settled, assert_settled};
+pub use invariants::{Settled, assert_settled, received_ids};

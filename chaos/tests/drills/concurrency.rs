@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use herald_chaos::{Cluster, assert_settled};
+use herald_chaos::{Cluster, assert_settled, received_ids};
 use herald_test_support::{Receiver, Reply};
 use sqlx::PgPool;
 
@@ -21,7 +21,13 @@ async fn ten_thousand_deliveries_with_two_dispatchers(pool: PgPool) {
     cluster.emit_many(&key, 0..1000, 16).await;
     let emitted = started.elapsed();
     let refs: Vec<&Receiver> = receivers.iter().collect();
-    let settled = assert_settled(&cluster.pool, &refs, 10_000, Duration::from_secs(240)).await;
+    let settled = assert_settled(
+        &cluster.pool,
+        || received_ids(&refs),
+        10_000,
+        Duration::from_secs(240),
+    )
+    .await;
     let total = started.elapsed();
     assert_eq!(settled.success, 10_000);
     let received: HashSet<String> = receivers

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_chaos::{Cluster, assert_settled};
+use herald_chaos::{Cluster, assert_settled, received_ids};
 use herald_test_support::{Receiver, Reply, eventually};
 use sqlx::PgPool;
 
@@ -37,7 +37,7 @@ async fn dispatchers_and_the_dlq_service_killed_mid_load_lose_nothing(pool: PgPo
 
     let settled = assert_settled(
         &cluster.pool,
-        &[&slow, &failing],
+        || received_ids(&[&slow, &failing]),
         300,
         Duration::from_secs(90),
     )

@@ -4,5 +4,7 @@
 
 mod concurrency;
 mod kills;
+mod netns;
 mod outages;
 mod receivers;
+mod restarts;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_chaos::{Cluster, assert_settled};
+use herald_chaos::{Cluster, assert_settled, received_ids};
 use herald_test_support::proxy::FaultProxy;
 use herald_test_support::{Receiver, Reply, eventually};
 use sqlx::PgPool;
@@ -34,7 +34,13 @@ async fn nats_restarted_mid_load(pool: PgPool) {
     .expect("ingest keeps accepting, promptly, while NATS is down");
     assert_eq!(accepted.len(), 50);
     cluster.nats.resume().expect("nats-server restarts");
-    let settled = assert_settled(&cluster.pool, &[&receiver], 150, Duration::from_secs(90)).await;
+    let settled = assert_settled(
+        &cluster.pool,
+        || received_ids(&[&receiver]),
+        150,
+        Duration::from_secs(90),
+    )
+    .await;
     assert_eq!(settled.success, 150);
     eprintln!("NATS restart drill: {settled:?}");
 }
@@ -55,7 +61,13 @@ async fn postgres_unreachable_mid_load(pool: PgPool) {
     };
     let (events, ()) = tokio::join!(emitting, outage);
     assert_eq!(events.len(), 150);
-    let settled = assert_settled(&cluster.pool, &[&receiver], 150, Duration::from_secs(120)).await;
+    let settled = assert_settled(
+        &cluster.pool,
+        || received_ids(&[&receiver]),
+        150,
+        Duration::from_secs(120),
+    )
+    .await;
     assert_eq!(settled.success, 150);
     eprintln!("PostgreSQL outage drill: {settled:?}");
 }
@@ -90,7 +102,13 @@ async fn partitions_from_receivers_and_from_nats_heal(pool: PgPool) {
     tokio::join!(emitting, faults);
     // Attempts cut by the partition time out and are retried, or dead-lettered after the
     // whole schedule: either way they are accounted for.
-    let settled = assert_settled(&cluster.pool, &[&receiver], 120, Duration::from_secs(120)).await;
+    let settled = assert_settled(
+        &cluster.pool,
+        || received_ids(&[&receiver]),
+        120,
+        Duration::from_secs(120),
+    )
+    .await;
     assert_eq!(settled.success + settled.failed, 120);
     eprintln!("partition drill: {settled:?}");
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use herald_chaos::{Cluster, assert_settled};
+use herald_chaos::{Cluster, assert_settled, received_ids};
 use herald_test_support::proxy::{Fault, FaultProxy};
 use herald_test_support::{Receiver, Reply};
 use sqlx::PgPool;
@@ -38,7 +38,13 @@ async fn every_delivery_to_hostile_receivers_ends_success_or_dead_lettered(pool:
     cluster.emit_many(&key, 0..30, 4).await;
 
     let receivers = [&slow, &erroring, &hanging, &resetting_target];
-    let settled = assert_settled(&cluster.pool, &receivers, 120, Duration::from_secs(120)).await;
+    let settled = assert_settled(
+        &cluster.pool,
+        || received_ids(&receivers),
+        120,
+        Duration::from_secs(120),
+    )
+    .await;
     // Slow and erroring-then-recovering receivers get everything; hanging and resetting
     // ones exhaust the schedule and are dead-lettered.
     assert_eq!(settled.success, 60, "{settled:?}");

@@ -3,6 +3,7 @@
 
 mod eventually;
 mod nats_server;
+pub mod pg_cluster;
 pub mod process;
 pub mod proxy;
 mod receiver;
