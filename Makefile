@@ -1,5 +1,5 @@
 # Herald: each target is a plain script under scripts/, for those without make.
-.PHONY: run test test-nats-latest chaos coverage hooks fmt lint
+.PHONY: run test test-nats-latest chaos coverage observability-check hooks fmt lint
 
 run: ## Run ingest, dispatcher and DLQ in the foreground (installs/starts PostgreSQL and NATS if missing)
 	scripts/run.sh
@@ -15,6 +15,9 @@ chaos: ## Chaos drills: SIGKILL, NATS and PostgreSQL outages, partitions, 10k de
 
 coverage: ## Line coverage of domain, dispatcher and DLQ; fails under 75%
 	scripts/coverage.sh
+
+observability-check: ## A real Prometheus scrapes a running Herald; every dashboard series must exist
+	scripts/observability-check.sh
 
 hooks: ## Install the git pre-commit hook (fmt + clippy)
 	scripts/install-hooks.sh

@@ -11,12 +11,17 @@ export DATABASE_URL=${HERALD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:54
 "$here/ensure-services.sh"
 command -v jq >/dev/null || apt_install jq
 command -v curl >/dev/null || apt_install curl
+command -v promtool >/dev/null || apt_install prometheus
 
 "$here/ensure-test-database.sh"
 
 cd "$root"
 log "running the test suite"
 cargo test --workspace --locked --exclude herald-chaos
+
+log "checking and unit-testing the Prometheus rules"
+promtool check rules k8s/monitoring/*.yaml
+(cd k8s/monitoring/tests && promtool test rules ./*.yaml)
 
 log "checking the README walk-through against make run"
 "$here/check-walkthrough.sh"

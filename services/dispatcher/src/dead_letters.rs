@@ -24,19 +24,20 @@ impl DeadLetters {
         let message = PublishMessage::build()
             .payload(payload.into())
             .message_id(letter.message_id());
+        // Logged first: the DLQ service may write the letter before the ack is back.
+        tracing::warn!(
+            delivery_id = %herald_domain::DeliveryId::from_uuid(letter.job.delivery_id),
+            tenant,
+            reason = letter.reason.as_str(),
+            error = %letter.last_error,
+            "delivery dead-lettered"
+        );
         self.js
             .send_publish(self.topology.dead_letter_subject(tenant), message)
             .await
             .context("publishing a dead letter")?
             .await
             .context("waiting for the dead letter to be stored")?;
-        tracing::warn!(
-            delivery_id = %herald_domain::DeliveryId::from_uuid(letter.job.delivery_id),
-            tenant,
-            reason = ?letter.reason,
-            error = %letter.last_error,
-            "delivery dead-lettered"
-        );
         Ok(())
     }
 }

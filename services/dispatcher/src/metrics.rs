@@ -6,6 +6,7 @@ use herald_domain::retry::Decision;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -17,10 +18,26 @@ pub struct ResultLabel {
     pub result: &'static str,
 }
 
+/// Seconds. 300 is a bound because the delivery SLO counts deliveries within five minutes.
+const END_TO_END_BUCKETS: [f64; 15] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabel {
+    pub tenant: String,
+}
+
 pub struct DispatchMetrics {
     attempts: Family<ResultLabel, Counter>,
     attempt_duration: Histogram,
+    end_to_end: Histogram,
     jobs: Family<ResultLabel, Counter>,
+    /// Jobs waiting in each tenant's consumer, and those handed out but not yet acked.
+    pub queue_depth: Family<TenantLabel, Gauge>,
+    pub ack_pending: Family<TenantLabel, Gauge>,
+    /// Jobs this process is working now.
+    pub in_flight: Gauge,
 }
 
 impl DispatchMetrics {
@@ -28,8 +45,32 @@ impl DispatchMetrics {
         let metrics = Self {
             attempts: Family::default(),
             attempt_duration: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            end_to_end: Histogram::new(END_TO_END_BUCKETS),
             jobs: Family::default(),
+            queue_depth: Family::default(),
+            ack_pending: Family::default(),
+            in_flight: Gauge::default(),
         };
+        registry.register(
+            "delivery_end_to_end_seconds",
+            "From the event accepted to its delivery succeeded (the delivery SLO's measure)",
+            metrics.end_to_end.clone(),
+        );
+        registry.register(
+            "consumer_pending_jobs",
+            "Jobs waiting in a tenant's consumer (JetStream num_pending)",
+            metrics.queue_depth.clone(),
+        );
+        registry.register(
+            "consumer_ack_pending",
+            "Jobs handed to dispatchers and not yet acked, per tenant (JetStream num_ack_pending)",
+            metrics.ack_pending.clone(),
+        );
+        registry.register(
+            "dispatcher_in_flight",
+            "Jobs this dispatcher is working now",
+            metrics.in_flight.clone(),
+        );
         registry.register(
             "delivery_attempts",
             "HTTP attempts to receivers, by what followed (success, retry, dead)",
@@ -56,6 +97,10 @@ impl DispatchMetrics {
         };
         self.attempts.get_or_create(&ResultLabel { result }).inc();
         self.attempt_duration.observe(report.duration.as_secs_f64());
+    }
+
+    pub fn observe_delivered(&self, end_to_end: std::time::Duration) {
+        self.end_to_end.observe(end_to_end.as_secs_f64());
     }
 
     pub fn observe_job(&self, outcome: Option<Outcome>) {

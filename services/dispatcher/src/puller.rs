@@ -15,10 +15,12 @@ use async_nats::jetstream::message::Message;
 use futures::StreamExt;
 use herald_domain::job::DeliveryJob;
 use herald_domain::traceparent::TraceParent;
+use herald_domain::{DeliveryId, EventId, WebhookId};
 use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::worker::{Outcome, Worker};
 
@@ -100,6 +102,12 @@ impl Puller {
     }
 
     async fn handle(self: Arc<Self>, message: Message, _slot: OwnedSemaphorePermit) {
+        self.worker.metrics.in_flight.inc();
+        self.clone().work_message(message).await;
+        self.worker.metrics.in_flight.dec();
+    }
+
+    async fn work_message(self: Arc<Self>, message: Message) {
         let Ok(job) = serde_json::from_slice::<DeliveryJob>(&message.payload) else {
             tracing::error!(subject = %message.subject, "undecodable job terminated");
             let _ = message.ack_with(AckKind::Term).await;
@@ -110,10 +118,22 @@ impl Puller {
             .as_ref()
             .and_then(|h| h.get("traceparent"))
             .and_then(|v| TraceParent::parse(v.as_str()));
+        let span = tracing::info_span!(
+            "delivery",
+            tenant = %self.tenant,
+            event_id = %EventId::from_uuid(job.event_id),
+            delivery_id = %DeliveryId::from_uuid(job.delivery_id),
+            webhook_id = %WebhookId::from_uuid(job.webhook_id),
+            generation = job.generation,
+            trace_id = trace.map(|t| hex_id(&t.trace_id)),
+            attempt = tracing::field::Empty,
+            span_id = tracing::field::Empty,
+        );
         let outcome = tokio::select! {
-            outcome = self.worker.work(&job, &self.tenant, trace) => outcome,
+            outcome = self.worker.work(&job, &self.tenant, trace).instrument(span.clone()) => outcome,
             never = heartbeat(&message, self.heartbeat) => match never {},
         };
+        let _entered = span.enter();
         let ack = match &outcome {
             Ok(Outcome::Delivered | Outcome::Dead | Outcome::Skip) => AckKind::Ack,
             Ok(Outcome::Rescheduled(next, due)) => {
@@ -156,6 +176,10 @@ impl Puller {
             }
         });
     }
+}
+
+fn hex_id(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Tells JetStream the job is still in progress, until dropped.

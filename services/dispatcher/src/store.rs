@@ -27,6 +27,8 @@ pub struct Claimed {
     pub event_type: String,
     pub payload: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
+    /// When Herald accepted the event: the start of its end-to-end latency.
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -66,7 +68,7 @@ pub async fn claim(
            RETURNING attempts, attempt_base, webhook_id, event_id)
          SELECT c.attempts, c.attempt_base, w.url, w.secrets, w.enabled AS webhook_enabled,
                 w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
-                e.event_type, e.payload, e.occurred_at
+                e.event_type, e.payload, e.occurred_at, e.created_at
          FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id",
     )
     .bind(delivery)

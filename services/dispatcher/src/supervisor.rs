@@ -15,6 +15,7 @@ use herald_runtime::shutdown::ShutdownToken;
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
+use crate::metrics::TenantLabel;
 use crate::puller::Puller;
 use crate::worker::Worker;
 
@@ -30,6 +31,33 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
+    /// Reads the consumer's backlog into the per-tenant gauges.
+    async fn observe(
+        &self,
+        stream: &async_nats::jetstream::stream::Stream,
+        name: &str,
+        tenant: &str,
+    ) {
+        let Ok(mut consumer) = stream.get_consumer::<pull::Config>(name).await else {
+            return;
+        };
+        let Ok(info) = consumer.info().await else {
+            return;
+        };
+        let label = TenantLabel {
+            tenant: tenant.to_owned(),
+        };
+        let metrics = &self.worker.metrics;
+        metrics
+            .queue_depth
+            .get_or_create(&label)
+            .set(info.num_pending as i64);
+        metrics
+            .ack_pending
+            .get_or_create(&label)
+            .set(info.num_ack_pending as i64);
+    }
+
     pub async fn run(self, shutdown: ShutdownToken) {
         let mut pullers: HashMap<String, JoinHandle<()>> = HashMap::new();
         loop {
@@ -66,6 +94,7 @@ impl Supervisor {
                 continue;
             };
             if pullers.contains_key(&name) {
+                self.observe(&stream, &name, tenant).await;
                 continue;
             }
             let consumer = stream

@@ -73,8 +73,16 @@ impl Worker {
             return self.dead_unattempted(job, tenant, &claimed).await;
         }
         let attempt = claimed.attempts + 1;
+        tracing::Span::current().record("attempt", attempt);
+        tracing::info!(url = %claimed.url, "attempt started");
         let report = self.attempt(job, &claimed, attempt, trace).await;
         let verdict = classify(&report.result);
+        tracing::info!(
+            status_code = report.status_code(),
+            duration_ms = report.duration.as_millis() as u64,
+            error = (verdict != Verdict::Success).then(|| describe(&report.result)),
+            "attempt result"
+        );
         // The schedule counts the attempts since the latest manual retry.
         let in_cycle = (attempt - claimed.attempt_base).unsigned_abs();
         let decision = decide(verdict, in_cycle, &self.policy, rand::random());
@@ -95,8 +103,16 @@ impl Worker {
             return Ok(Outcome::Skip);
         };
         Ok(match decision {
-            Decision::Succeeded => Outcome::Delivered,
+            Decision::Succeeded => {
+                let latency = (Utc::now() - claimed.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                self.metrics.observe_delivered(latency);
+                tracing::info!(end_to_end_ms = latency.as_millis() as u64, "delivered");
+                Outcome::Delivered
+            }
             Decision::RetryIn(delay) => {
+                tracing::info!(delay_ms = delay.as_millis() as u64, "retry scheduled");
                 Outcome::Rescheduled(DeliveryJob { generation, ..*job }, delay)
             }
             Decision::Dead(reason) => {
@@ -130,6 +146,13 @@ impl Worker {
             &claimed.payload,
         );
         let secrets = active_secrets(&claimed.secrets.0, now);
+        let attempt_trace = trace.map_or_else(TraceParent::new_root, |t| t.child());
+        let span_id: String = attempt_trace
+            .parent_id
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        tracing::Span::current().record("span_id", span_id);
         let headers = headers(&Signed {
             delivery: DeliveryId::from_uuid(job.delivery_id),
             event_type: &claimed.event_type,
@@ -137,7 +160,7 @@ impl Worker {
             timestamp: now.timestamp(),
             secrets: &secrets,
             body: &body,
-            trace: trace.map_or_else(TraceParent::new_root, |t| t.child()),
+            trace: attempt_trace,
         });
         self.sender.send(&claimed.url, headers, body).await
     }

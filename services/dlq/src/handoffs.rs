@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use async_nats::jetstream::message::Message;
-use herald_domain::DeliveryId;
 use herald_domain::job::DeadLetter;
+use herald_domain::{DeliveryId, EventId, WebhookId};
 use sqlx::PgPool;
 
 use crate::metrics::{DlqMetrics, WriteLabels};
@@ -46,7 +46,9 @@ pub async fn write(
         tracing::warn!(
             tenant,
             reason,
+            event_id = %EventId::from_uuid(letter.job.event_id),
             delivery_id = %DeliveryId::from_uuid(letter.job.delivery_id),
+            webhook_id = %WebhookId::from_uuid(letter.job.webhook_id),
             attempts = letter.attempts,
             error = %letter.last_error,
             "dead letter written"

@@ -16,6 +16,7 @@ use herald_runtime::{Config, Metrics, database};
 use poem::listener::TcpAcceptor;
 use poem::middleware::{CatchPanic, Tracing};
 use poem::{Endpoint, EndpointExt, Route, Server};
+use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
 
 use crate::error::JsonErrors;
@@ -32,6 +33,7 @@ pub struct Application {
     config: Config,
     pool: PgPool,
     nats: async_nats::Client,
+    outbox_backlog: Gauge,
 }
 
 impl Application {
@@ -53,7 +55,11 @@ impl Application {
             .with_context(|| format!("binding the API to {}", config.api_addr))?;
         let local_addr = listener.local_addr().context("reading the bound address")?;
         let acceptor = TcpAcceptor::from_tokio(listener).context("wrapping the listener")?;
-        let endpoint = endpoint(config, pool.clone(), nats.clone()).boxed();
+        let mut metrics = Metrics::new();
+        let ingest_metrics = IngestMetrics::register(metrics.registry_mut());
+        let outbox_backlog = ingest_metrics.outbox_backlog.clone();
+        let endpoint =
+            build_endpoint(config, pool.clone(), nats.clone(), metrics, ingest_metrics).boxed();
         Ok(Self {
             acceptor,
             local_addr,
@@ -61,6 +67,7 @@ impl Application {
             config: config.clone(),
             pool,
             nats,
+            outbox_backlog,
         })
     }
 
@@ -70,7 +77,13 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
     pub async fn run_until_stopped(self, shutdown: ShutdownToken) -> anyhow::Result<()> {
-        let housekeeping = background(&self.config, self.pool, self.nats, shutdown.clone());
+        let housekeeping = background_with(
+            &self.config,
+            self.pool,
+            self.nats,
+            self.outbox_backlog,
+            shutdown.clone(),
+        );
         let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(
                 self.endpoint,
@@ -92,6 +105,17 @@ pub fn background(
     nats: async_nats::Client,
     shutdown: ShutdownToken,
 ) -> tokio::task::JoinHandle<()> {
+    background_with(config, pool, nats, Gauge::default(), shutdown)
+}
+
+/// `background`, reporting the outbox backlog on `outbox_backlog`.
+fn background_with(
+    config: &Config,
+    pool: PgPool,
+    nats: async_nats::Client,
+    outbox_backlog: Gauge,
+    shutdown: ShutdownToken,
+) -> tokio::task::JoinHandle<()> {
     let publisher = Arc::new(publisher(config, pool.clone(), nats));
     tokio::spawn(async move {
         if let Err(error) = publisher.ensure_topology().await {
@@ -105,6 +129,7 @@ pub fn background(
                 publisher,
                 pool.clone(),
                 crate::relay::GRACE,
+                outbox_backlog,
                 shutdown.clone()
             ),
             crate::maintenance::run(pool, shutdown),
@@ -134,6 +159,16 @@ pub fn endpoint(
 ) -> impl Endpoint<Output = poem::Response> + 'static {
     let mut metrics = Metrics::new();
     let ingest_metrics = IngestMetrics::register(metrics.registry_mut());
+    build_endpoint(config, pool, nats, metrics, ingest_metrics)
+}
+
+fn build_endpoint(
+    config: &Config,
+    pool: PgPool,
+    nats: async_nats::Client,
+    metrics: Metrics,
+    ingest_metrics: Arc<IngestMetrics>,
+) -> impl Endpoint<Output = poem::Response> + 'static {
     let metrics = Arc::new(metrics);
     let state = AppState {
         pool: pool.clone(),

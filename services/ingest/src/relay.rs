@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use herald_domain::job::DeliveryJob;
 use herald_runtime::shutdown::ShutdownToken;
+use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -66,10 +67,23 @@ pub async fn relay_once(
     publisher.publish(&jobs).await
 }
 
+/// Pending deliveries whose job is due and unconfirmed: what the relay has yet to publish.
+pub async fn backlog(pool: &PgPool) -> anyhow::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM deliveries
+         WHERE status = 'pending' AND published_at IS NULL
+           AND coalesce(next_attempt_at, created_at) <= now()",
+    )
+    .fetch_one(pool)
+    .await
+    .context("measuring the outbox backlog")
+}
+
 pub async fn run(
     publisher: std::sync::Arc<Publisher>,
     pool: PgPool,
     grace: Duration,
+    backlog_gauge: Gauge,
     shutdown: ShutdownToken,
 ) {
     let mut tick = tokio::time::interval(INTERVAL);
@@ -77,11 +91,16 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = tick.tick() => match relay_once(&publisher, &pool, grace).await {
-                Ok(0) => {}
-                Ok(published) => tracing::info!(published, "relay published outstanding delivery jobs"),
-                Err(error) => tracing::warn!(error = format!("{error:#}"), "relay pass failed"),
-            },
+            _ = tick.tick() => {
+                match relay_once(&publisher, &pool, grace).await {
+                    Ok(0) => {}
+                    Ok(published) => tracing::info!(published, "relay published outstanding delivery jobs"),
+                    Err(error) => tracing::warn!(error = format!("{error:#}"), "relay pass failed"),
+                }
+                if let Ok(waiting) = backlog(&pool).await {
+                    backlog_gauge.set(waiting);
+                }
+            }
         }
     }
 }

@@ -73,19 +73,31 @@ impl Outbox {
                 .send_publish(subject, message)
                 .await
                 .context("publishing a delivery job")?;
-            pending.push((outbox.job, ack));
+            // Logged on sending, before JetStream's ack: a dispatcher may take the job before
+            // the ack is back, and the journey must read in order.
+            tracing::info!(
+                tenant = %outbox.tenant,
+                event_id = %herald_domain::EventId::from_uuid(outbox.job.event_id),
+                delivery_id = %herald_domain::DeliveryId::from_uuid(outbox.job.delivery_id),
+                webhook_id = %webhook,
+                generation = outbox.job.generation,
+                trace_id = outbox.traceparent.as_deref().and_then(|t| t.split('-').nth(1)),
+                "job enqueued"
+            );
+            pending.push((outbox, ack));
         }
         let acks = futures::future::join_all(
             pending
                 .into_iter()
-                .map(|(job, ack)| async move { ack.await.map(|_| job) }),
+                .map(|(outbox, ack)| async move { ack.await.map(|_| outbox) }),
         )
         .await;
         let (mut ids, mut generations) = (Vec::new(), Vec::new());
         let mut failures = 0;
         for ack in acks {
             match ack {
-                Ok(job) => {
+                Ok(outbox) => {
+                    let job = &outbox.job;
                     ids.push(job.delivery_id);
                     generations.push(job.generation);
                 }

@@ -331,7 +331,7 @@ impl DlqApi {
                 &mut tx,
                 &auth.0,
                 "webhook.enabled",
-                Some(webhook_name),
+                Some(webhook_name.clone()),
                 json!({ "by": "dlq retry" }),
             )
             .await?;
@@ -350,6 +350,14 @@ impl DlqApi {
         )
         .await?;
         tx.commit().await.map_err(anyhow::Error::new)?;
+        tracing::info!(
+            tenant = %auth.0.name,
+            event_id = %EventId::from_uuid(webhook.event_id),
+            delivery_id = %target,
+            webhook_id = %webhook_name,
+            generation,
+            "manual retry"
+        );
         let job = DeliveryJob {
             delivery_id: delivery,
             event_id: webhook.event_id,
@@ -432,6 +440,16 @@ impl DlqApi {
                 )
             })
             .collect();
+        for retried in &reopened {
+            tracing::info!(
+                tenant = %auth.0.name,
+                event_id = %EventId::from_uuid(retried.event_id),
+                delivery_id = %DeliveryId::from_uuid(retried.id),
+                webhook_id = %WebhookId::from_uuid(retried.webhook_id),
+                generation = retried.generation,
+                "manual retry"
+            );
+        }
         state.publisher.publish_spread(schedule);
         Ok(BulkRetryResponse::Accepted(Json(BulkRetryAccepted {
             retried: reopened.len() as u64,

@@ -19,7 +19,7 @@ use crate::auth::TenantAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::fingerprint::fingerprint;
-use crate::state::AppState;
+use crate::state::{AppState, EventLabels};
 use crate::store;
 use crate::store::events::{EventRow, NewEvent};
 use herald_runtime::outbox::OutboxJob;
@@ -369,7 +369,18 @@ impl EventsApi {
         }
         match Self::store(&state, tenant, &input, key.as_deref(), &hash).await? {
             Some((answer, jobs)) => {
-                state.metrics.events_accepted.inc();
+                let labels = EventLabels {
+                    tenant: auth.0.name.clone(),
+                    event_type: answer.event_type.clone(),
+                };
+                state.metrics.events_accepted.get_or_create(&labels).inc();
+                tracing::info!(
+                    tenant = %auth.0.name,
+                    event_id = %answer.id,
+                    event_type = %answer.event_type,
+                    deliveries = answer.deliveries.len(),
+                    "event accepted"
+                );
                 let created = answer.deliveries.len() as u64;
                 state.metrics.deliveries_created.inc_by(created);
                 Self::publish(&state, &auth.0.name, jobs, traceparent.0.as_deref()).await;

@@ -61,7 +61,12 @@ async fn metrics_count_requests_and_events(pool: PgPool) {
     let response = app.client.get("/metrics").send().await;
     response.assert_status_is_ok();
     let text = response.0.into_body().into_string().await.unwrap();
-    assert!(text.contains("herald_events_accepted_total 1"), "{text}");
+    assert!(
+        text.contains(
+            r#"herald_events_accepted_total{tenant="acme",event_type="order.created"} 1"#
+        ),
+        "{text}"
+    );
     assert!(
         text.contains(
             r#"herald_http_requests_total{method="POST",operation="createEvent",status="201"} 1"#
