@@ -38,6 +38,36 @@ impl Cursor {
     }
 }
 
+/// A list request's `limit` and `cursor`, checked.
+#[derive(Debug, Clone, Copy)]
+pub struct PageQuery {
+    pub limit: u32,
+    /// The page starts after (or, for newest-first lists, before) this row.
+    pub cursor: Option<Cursor>,
+}
+
+impl PageQuery {
+    pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, ApiError> {
+        Ok(Self {
+            limit: self::limit(limit)?,
+            cursor: cursor.map(Cursor::decode).transpose()?,
+        })
+    }
+
+    /// Splits the `limit + 1` rows fetched into the page and the next page's cursor;
+    /// `key` gives a row's (timestamp, id).
+    pub fn finish<T>(
+        &self,
+        rows: Vec<T>,
+        key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+    ) -> (Vec<T>, Option<String>) {
+        page(rows, self.limit, |row| {
+            let (created_at, id) = key(row);
+            Cursor { created_at, id }
+        })
+    }
+}
+
 /// The page size a client asked for, checked.
 pub fn limit(requested: Option<u32>) -> Result<u32, ApiError> {
     match requested {

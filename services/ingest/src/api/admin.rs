@@ -12,7 +12,7 @@ use super::ApiTags;
 use crate::auth::AdminAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::{self, Cursor};
+use crate::pagination::PageQuery;
 use crate::state::AppState;
 use crate::store;
 
@@ -148,13 +148,9 @@ impl AdminApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<TenantPage>> {
-        let limit = pagination::limit(limit.0)?;
-        let after = cursor.0.as_deref().map(Cursor::decode).transpose()?;
-        let rows = store::tenants::list(&state.pool, after, limit).await?;
-        let (rows, next_cursor) = pagination::page(rows, limit, |r| Cursor {
-            created_at: r.created_at,
-            id: r.id,
-        });
+        let page = PageQuery::parse(limit.0, cursor.0.as_deref())?;
+        let rows = store::tenants::list(&state.pool, page.cursor, page.limit).await?;
+        let (rows, next_cursor) = page.finish(rows, |r| (r.created_at, r.id));
         Ok(Json(TenantPage {
             items: rows.into_iter().map(TenantOut::from).collect(),
             next_cursor,

@@ -16,7 +16,7 @@ use super::ApiTags;
 use crate::auth::{Tenant, TenantAuth};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::{self, Cursor};
+use crate::pagination::PageQuery;
 use crate::state::AppState;
 use crate::store;
 use crate::store::audit::AuditEntry;
@@ -256,19 +256,20 @@ impl DlqApi {
         /// Only those dead-lettered at or after this time (RFC 3339).
         since: Query<Option<DateTime<Utc>>>,
     ) -> ApiResult<Json<DeadLetterPage>> {
-        let limit = pagination::limit(limit.0)?;
-        let before = cursor.0.as_deref().map(Cursor::decode).transpose()?;
+        let page = PageQuery::parse(limit.0, cursor.0.as_deref())?;
         let filter = Filter {
             webhook: webhook_id.0.as_deref().map(parse_webhook).transpose()?,
             since: since.0,
         };
-        let rows =
-            store::dead_letters::list(&state.pool, auth.0.id.as_uuid(), &filter, before, limit)
-                .await?;
-        let (rows, next_cursor) = pagination::page(rows, limit, |r| Cursor {
-            created_at: r.failed_at,
-            id: r.id,
-        });
+        let rows = store::dead_letters::list(
+            &state.pool,
+            auth.0.id.as_uuid(),
+            &filter,
+            page.cursor,
+            page.limit,
+        )
+        .await?;
+        let (rows, next_cursor) = page.finish(rows, |r| (r.failed_at, r.id));
         Ok(Json(DeadLetterPage {
             items: rows.into_iter().map(DeadLetterOut::from).collect(),
             next_cursor,

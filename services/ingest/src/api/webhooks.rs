@@ -14,7 +14,7 @@ use super::ApiTags;
 use crate::auth::{Tenant, TenantAuth};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::pagination::{self, Cursor};
+use crate::pagination::PageQuery;
 use crate::state::AppState;
 use crate::store;
 use crate::store::audit::AuditEntry;
@@ -307,13 +307,10 @@ impl WebhooksApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<WebhookPage>> {
-        let limit = pagination::limit(limit.0)?;
-        let after = cursor.0.as_deref().map(Cursor::decode).transpose()?;
-        let rows = store::webhooks::list(&state.pool, auth.0.id.as_uuid(), after, limit).await?;
-        let (rows, next_cursor) = pagination::page(rows, limit, |r| Cursor {
-            created_at: r.created_at,
-            id: r.id,
-        });
+        let page = PageQuery::parse(limit.0, cursor.0.as_deref())?;
+        let rows = store::webhooks::list(&state.pool, auth.0.id.as_uuid(), page.cursor, page.limit)
+            .await?;
+        let (rows, next_cursor) = page.finish(rows, |r| (r.created_at, r.id));
         Ok(Json(WebhookPage {
             items: rows.into_iter().map(WebhookOut::from).collect(),
             next_cursor,
