@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::PullConsumer;
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::message::Message;
 use futures::StreamExt;
 use herald_domain::job::DeliveryJob;
@@ -58,8 +59,12 @@ impl Puller {
             let mut batch = match batch {
                 Ok(batch) => batch,
                 Err(error) => {
-                    tracing::warn!(tenant = %this.tenant, %error, "fetch failed");
                     drop(permits);
+                    if this.consumer_gone().await {
+                        tracing::info!(tenant = %this.tenant, "consumer deleted; puller stops");
+                        break;
+                    }
+                    tracing::warn!(tenant = %this.tenant, %error, "fetch failed");
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(ERROR_BACKOFF) => continue,
@@ -82,6 +87,18 @@ impl Puller {
         {
             tracing::warn!(tenant = %this.tenant, "drain limit reached; unfinished jobs will be redelivered");
             tasks.abort_all();
+        }
+    }
+
+    /// Whether the tenant's consumer no longer exists (the tenant was removed).
+    async fn consumer_gone(&self) -> bool {
+        let mut consumer = self.consumer.clone();
+        match consumer.info().await {
+            Ok(_) => false,
+            Err(error) => matches!(
+                error.kind(),
+                ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound
+            ),
         }
     }
 
