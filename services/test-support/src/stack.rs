@@ -213,6 +213,23 @@ impl Stack {
         .await
     }
 
+    /// The job of the test's one delivery, at its current generation.
+    pub async fn only_job(&self) -> herald_domain::job::DeliveryJob {
+        let row: (uuid::Uuid, uuid::Uuid, uuid::Uuid, uuid::Uuid, i32) = sqlx::query_as(
+            "SELECT id, event_id, webhook_id, tenant_id, generation FROM deliveries",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .expect("exactly one delivery");
+        herald_domain::job::DeliveryJob {
+            delivery_id: row.0,
+            event_id: row.1,
+            webhook_id: row.2,
+            tenant_id: row.3,
+            generation: row.4,
+        }
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_one(&self.pool)

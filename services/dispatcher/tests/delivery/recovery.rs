@@ -83,21 +83,10 @@ async fn a_job_for_a_delivered_delivery_sends_nothing(pool: PgPool) {
         .await;
 
     // The same job again, past the duplicate window (a new message id), as a redelivery.
-    let row: (uuid::Uuid, uuid::Uuid, uuid::Uuid, uuid::Uuid) =
-        sqlx::query_as("SELECT id, event_id, webhook_id, tenant_id FROM deliveries")
-            .fetch_one(&stack.pool)
-            .await
-            .unwrap();
-    let job = DeliveryJob {
-        delivery_id: row.0,
-        event_id: row.1,
-        webhook_id: row.2,
-        tenant_id: row.3,
-        generation: 0,
-    };
+    let job = stack.only_job().await;
     let js = herald_runtime::jetstream::context(connect(&stack.config).await);
     let topology = Topology::new(&stack.config.nats_prefix);
-    let webhook = herald_domain::WebhookId::from_uuid(row.2).to_string();
+    let webhook = herald_domain::WebhookId::from_uuid(job.webhook_id).to_string();
     let message = PublishMessage::build()
         .payload(serde_json::to_vec(&job).unwrap().into())
         .message_id("redelivery-probe");
@@ -162,18 +151,7 @@ async fn the_worker_step_is_idempotent(pool: PgPool) {
     let receiver = Receiver::always(Reply::Status(200)).await;
     stack.webhook(&key, &receiver.url()).await;
     stack.emit(&key, json!({})).await;
-    let row: (uuid::Uuid, uuid::Uuid, uuid::Uuid, uuid::Uuid) =
-        sqlx::query_as("SELECT id, event_id, webhook_id, tenant_id FROM deliveries")
-            .fetch_one(&stack.pool)
-            .await
-            .unwrap();
-    let job = DeliveryJob {
-        delivery_id: row.0,
-        event_id: row.1,
-        webhook_id: row.2,
-        tenant_id: row.3,
-        generation: 0,
-    };
+    let job = stack.only_job().await;
     let mut registry = prometheus_client::registry::Registry::default();
     let worker = herald_dispatcher::supervisor(
         &stack.config,

@@ -117,21 +117,10 @@ async fn a_hand_off_and_an_advisory_for_one_delivery_write_one_row(pool: PgPool)
     wait_for_dlq(&stack, &key, 1).await;
 
     // The job as JetStream held it, and an advisory that JetStream gave up on it.
-    let row: (uuid::Uuid, uuid::Uuid, uuid::Uuid, uuid::Uuid, i32) =
-        sqlx::query_as("SELECT id, event_id, webhook_id, tenant_id, generation FROM deliveries")
-            .fetch_one(&stack.pool)
-            .await
-            .unwrap();
-    let job = herald_domain::job::DeliveryJob {
-        delivery_id: row.0,
-        event_id: row.1,
-        webhook_id: row.2,
-        tenant_id: row.3,
-        generation: row.4,
-    };
+    let job = stack.only_job().await;
     let js = stack.jetstream().await;
     let topology = stack.topology();
-    let webhook = herald_domain::WebhookId::from_uuid(row.2).to_string();
+    let webhook = herald_domain::WebhookId::from_uuid(job.webhook_id).to_string();
     // Published on a subject no consumer filters, so it stays for the advisory to find.
     let stray = format!("{}.deliveries.nobody.{webhook}", topology.prefix());
     let ack = js

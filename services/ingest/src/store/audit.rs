@@ -29,3 +29,22 @@ pub async fn record(conn: &mut PgConnection, entry: AuditEntry<'_>) -> anyhow::R
     .with_context(|| format!("recording audit entry {}", entry.action))?;
     Ok(())
 }
+
+/// An entry for a change a tenant made with its API key.
+pub async fn record_by_tenant(
+    conn: &mut PgConnection,
+    tenant: &crate::auth::Tenant,
+    action: &str,
+    target: Option<String>,
+    details: serde_json::Value,
+) -> anyhow::Result<()> {
+    let actor = tenant.actor();
+    let entry = AuditEntry {
+        tenant_id: Some(tenant.id.as_uuid()),
+        actor: &actor,
+        action,
+        target,
+        details,
+    };
+    record(conn, entry).await
+}

@@ -17,7 +17,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::PageQuery;
 use crate::state::AppState;
 use crate::store;
-use crate::store::audit::AuditEntry;
 use crate::store::dead_letters::{BulkFilter, Filter};
 
 mod model;
@@ -48,23 +47,6 @@ fn parse_webhook(raw: &str) -> Result<Uuid, ApiError> {
     raw.parse::<WebhookId>()
         .map(|id| id.as_uuid())
         .map_err(|_| ApiError::bad_request("invalid_webhook_id", "webhook_id: not a webhook id"))
-}
-
-async fn audit(
-    conn: &mut sqlx::PgConnection,
-    tenant: &Tenant,
-    action: &str,
-    target: Option<String>,
-    details: serde_json::Value,
-) -> anyhow::Result<()> {
-    let entry = AuditEntry {
-        tenant_id: Some(tenant.id.as_uuid()),
-        actor: &tenant.actor(),
-        action,
-        target,
-        details,
-    };
-    store::audit::record(conn, entry).await
 }
 
 impl DlqApi {
@@ -185,7 +167,7 @@ impl DlqApi {
                 ));
             }
             store::dead_letters::enable_webhook(&mut tx, webhook.webhook_id).await?;
-            audit(
+            store::audit::record_by_tenant(
                 &mut tx,
                 &auth.0,
                 "webhook.enabled",
@@ -199,7 +181,7 @@ impl DlqApi {
             return Err(Self::refusal(&state, tenant, delivery).await);
         };
         let target = DeliveryId::from_uuid(delivery).to_string();
-        audit(
+        store::audit::record_by_tenant(
             &mut tx,
             &auth.0,
             "dlq.retried",
@@ -269,7 +251,7 @@ impl DlqApi {
             .collect();
         let reopened = store::dead_letters::reopen(&mut tx, &deliveries, &due).await?;
         let details = json!({ "retried": reopened.len(), "per_second": per_second });
-        audit(&mut tx, &auth.0, "dlq.bulk_retried", None, details).await?;
+        store::audit::record_by_tenant(&mut tx, &auth.0, "dlq.bulk_retried", None, details).await?;
         tx.commit().await.map_err(anyhow::Error::new)?;
         let due_of: std::collections::HashMap<Uuid, f64> = deliveries
             .iter()

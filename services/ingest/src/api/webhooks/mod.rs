@@ -14,7 +14,6 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::PageQuery;
 use crate::state::AppState;
 use crate::store;
-use crate::store::audit::AuditEntry;
 use crate::store::webhooks::{NewWebhook, WebhookChanges};
 
 mod model;
@@ -85,6 +84,7 @@ impl WebhooksApi {
     }
 }
 
+/// The audit entry of a change to a webhook.
 async fn audit(
     conn: &mut sqlx::PgConnection,
     tenant: &Tenant,
@@ -92,16 +92,9 @@ async fn audit(
     webhook: Uuid,
     details: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let entry = AuditEntry {
-        tenant_id: Some(tenant.id.as_uuid()),
-        actor: &tenant.actor(),
-        action,
-        target: Some(WebhookId::from_uuid(webhook).to_string()),
-        details,
-    };
-    store::audit::record(conn, entry).await
+    let target = Some(WebhookId::from_uuid(webhook).to_string());
+    store::audit::record_by_tenant(conn, tenant, action, target, details).await
 }
-
 fn dedupe(mut types: Vec<String>) -> Vec<String> {
     types.sort();
     types.dedup();
