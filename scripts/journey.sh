@@ -10,11 +10,11 @@ event=${1:?usage: journey.sh EVENT_ID [LOG_FILE...]}
 shift
 jq -R -r --arg id "$event" '
   fromjson?
-  | select((.event_id // .span.event_id) == $id)
+  | select(.event_id == $id)
   | [ .timestamp,
       .message,
-      (.delivery_id // .span.delivery_id // "-"),
-      (if (.attempt // .span.attempt) then "attempt=\(.attempt // .span.attempt)" else empty end),
+      (.delivery_id // "-"),
+      (if .attempt then "attempt=\(.attempt)" else empty end),
       (if .status_code then "status=\(.status_code)" else empty end),
       (if .delay_ms then "retry_in=\(.delay_ms)ms" else empty end),
       (if .reason then "reason=\(.reason)" else empty end),

@@ -8,3 +8,4 @@ mod netns;
 mod outages;
 mod receivers;
 mod restarts;
+mod traces;

@@ -1,11 +1,12 @@
 //! Dispatcher: pulls delivery jobs from every tenant's JetStream consumer, signs and POSTs
-//! each to its receiver, records every attempt, retries on the schedule by delayed NAK, and
-//! hands permanent failures to the DLQ service.
+//! each to its receiver, records every attempt, retries on the schedule by publishing the next
+//! job when it is due, and hands permanent failures to the DLQ service.
 //!
 //! - `supervisor`: one puller per tenant consumer;
 //! - `puller`: fetches what the process has room for, maps outcomes to acks;
 //! - `worker`: the step, one job to one `Outcome`;
-//! - `sender`, `request`: the HTTP attempt; `store`: its SQL; `dead_letters`: the hand-off.
+//! - `sender`, `request`: the HTTP attempt; `store`: its SQL; `dead_letters`: the hand-off;
+//! - `spans`: the trace of a job.
 
 pub mod dead_letters;
 pub mod metrics;
@@ -13,6 +14,7 @@ pub mod puller;
 pub mod request;
 pub mod sender;
 pub mod slots;
+pub mod spans;
 pub mod store;
 pub mod supervisor;
 pub mod worker;

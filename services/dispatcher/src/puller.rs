@@ -15,14 +15,14 @@ use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::message::Message;
 use futures::StreamExt;
 use herald_domain::job::DeliveryJob;
-use herald_domain::traceparent::TraceParent;
-use herald_domain::{DeliveryId, EventId, WebhookId};
 use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
+use herald_runtime::trace_context;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+use crate::spans;
 use crate::worker::{Outcome, Worker};
 
 /// At most this many jobs per fetch.
@@ -130,30 +130,25 @@ impl Puller {
             let _ = message.ack_with(AckKind::Term).await;
             return;
         };
-        let trace = message
+        let traceparent = message
             .headers
             .as_ref()
             .and_then(|h| h.get("traceparent"))
-            .and_then(|v| TraceParent::parse(v.as_str()));
-        let span = tracing::info_span!(
-            "delivery",
-            tenant = %self.tenant,
-            event_id = %EventId::from_uuid(job.event_id),
-            delivery_id = %DeliveryId::from_uuid(job.delivery_id),
-            webhook_id = %WebhookId::from_uuid(job.webhook_id),
-            generation = job.generation,
-            trace_id = trace.map(|t| hex_id(&t.trace_id)),
-            attempt = tracing::field::Empty,
-            span_id = tracing::field::Empty,
-        );
+            .map(|v| v.as_str().to_owned());
+        let span = spans::deliver(&job, &self.tenant, traceparent.as_deref());
+        self.work_job(&message, &job).instrument(span).await;
+    }
+
+    /// Works the job, in its span, and acks as the outcome says.
+    async fn work_job(&self, message: &Message, job: &DeliveryJob) {
         let outcome = tokio::select! {
-            outcome = self.worker.work(&job, &self.tenant, trace).instrument(span.clone()) => outcome,
-            never = heartbeat(&message, self.heartbeat) => match never {},
+            outcome = self.worker.work(job, &self.tenant) => outcome,
+            never = heartbeat(message, self.heartbeat) => match never {},
         };
-        let _entered = span.enter();
         let ack = match &outcome {
             Ok(Outcome::Delivered | Outcome::Dead | Outcome::Skip) => AckKind::Ack,
             Ok(Outcome::Rescheduled(next, due)) => {
+                let trace = trace_context::traceparent(&tracing::Span::current());
                 self.publish_when_due(*next, *due, trace);
                 AckKind::Ack
             }
@@ -176,12 +171,12 @@ impl Puller {
 impl Puller {
     /// Publishes the delivery's next job at its due time. Should this process stop first,
     /// the relay publishes it (the delivery is `pending`, due, and unpublished).
-    fn publish_when_due(&self, job: DeliveryJob, due: Duration, trace: Option<TraceParent>) {
+    fn publish_when_due(&self, job: DeliveryJob, due: Duration, traceparent: Option<String>) {
         let outbox = self.outbox.clone();
         let next = OutboxJob {
             job,
             tenant: self.tenant.clone(),
-            traceparent: trace.map(|t| t.to_string()),
+            traceparent,
         };
         tokio::spawn(async move {
             tokio::time::sleep(due).await;
@@ -193,10 +188,6 @@ impl Puller {
             }
         });
     }
-}
-
-fn hex_id(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Tells JetStream the job is still in progress, until dropped.

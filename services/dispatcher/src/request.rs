@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Utc};
 use herald_domain::signing::{hex_signature, standard_signature_header};
-use herald_domain::traceparent::TraceParent;
 use herald_domain::{DeliveryId, WebhookSecret};
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
@@ -25,7 +24,8 @@ pub struct Signed<'a> {
     pub timestamp: i64,
     pub secrets: &'a [WebhookSecret],
     pub body: &'a [u8],
-    pub trace: TraceParent,
+    /// The W3C trace context of the attempt's client span.
+    pub traceparent: String,
 }
 
 pub fn headers(signed: &Signed<'_>) -> HeaderMap {
@@ -44,7 +44,7 @@ pub fn headers(signed: &Signed<'_>) -> HeaderMap {
     set("webhook-timestamp", timestamp);
     set("x-webhook-event-type", signed.event_type.to_owned());
     set("x-webhook-attempt", signed.attempt.to_string());
-    set("traceparent", signed.trace.to_string());
+    set("traceparent", signed.traceparent.clone());
     if let Some(newest) = signed.secrets.first() {
         set(
             "x-webhook-signature",
@@ -73,7 +73,7 @@ mod tests {
             timestamp: 1_790_000_000,
             secrets: std::slice::from_ref(&secret),
             body: b"{}",
-            trace: TraceParent::new_root(),
+            traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned(),
         });
         for name in [
             "x-webhook-id",

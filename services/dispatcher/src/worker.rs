@@ -5,19 +5,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use herald_domain::classify::{Verdict, classify, describe};
+use herald_domain::classify::{AttemptResult, Verdict, classify, describe};
 use herald_domain::envelope::envelope_body;
 use herald_domain::job::{DeadLetter, DeadReason, DeliveryJob};
 use herald_domain::retry::{Decision, RetryPolicy, decide};
 use herald_domain::traceparent::TraceParent;
 use herald_domain::{DeliveryId, EventId};
+use herald_runtime::trace_context::traceparent;
 use sqlx::PgPool;
+use tracing::Instrument;
 
 use crate::dead_letters::DeadLetters;
 use crate::metrics::DispatchMetrics;
 use crate::request::{Signed, active_secrets, headers};
 use crate::sender::{AttemptReport, Sender};
 use crate::slots::WebhookSlots;
+use crate::spans;
 use crate::store::{self, Claimed};
 
 /// What became of a job; `puller` turns it into an ack or a delayed NAK.
@@ -35,6 +38,14 @@ pub enum Outcome {
     Skip,
     /// Not yet: another dispatcher holds it, or it is not due. Redeliver after the delay.
     Defer(Duration),
+}
+
+/// An attempt made, and what the schedule makes of it.
+struct Attempted {
+    number: i32,
+    report: AttemptReport,
+    decision: Decision,
+    error: Option<String>,
 }
 
 /// How long a job may wait for a slot of its webhook before it is parked.
@@ -56,12 +67,8 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub async fn work(
-        &self,
-        job: &DeliveryJob,
-        tenant: &str,
-        trace: Option<TraceParent>,
-    ) -> anyhow::Result<Outcome> {
+    /// Works the job in the current span (see `spans::deliver`).
+    pub async fn work(&self, job: &DeliveryJob, tenant: &str) -> anyhow::Result<Outcome> {
         let Some(_slot) = self.slots.acquire(job.webhook_id, SLOT_WAIT).await else {
             return self.park(job, tenant).await;
         };
@@ -75,35 +82,58 @@ impl Worker {
         let attempt = claimed.attempts + 1;
         tracing::Span::current().record("attempt", attempt);
         tracing::info!(url = %claimed.url, "attempt started");
-        let report = self.attempt(job, &claimed, attempt, trace).await;
+        let report = self.attempt(job, &claimed, attempt).await;
         let verdict = classify(&report.result);
-        tracing::info!(
-            status_code = report.status_code(),
-            duration_ms = report.duration.as_millis() as u64,
-            error = (verdict != Verdict::Success).then(|| describe(&report.result)),
-            "attempt result"
-        );
         // The schedule counts the attempts since the latest manual retry.
         let in_cycle = (attempt - claimed.attempt_base).unsigned_abs();
         let decision = decide(verdict, in_cycle, &self.policy, rand::random());
         let error = (verdict != Verdict::Success).then(|| describe(&report.result));
         self.metrics.observe_attempt(&report, decision);
+        let attempted = Attempted {
+            number: attempt,
+            report,
+            decision,
+            error,
+        };
+        self.carry_out(job, tenant, &claimed, attempted)
+            .instrument(spans::decide())
+            .await
+    }
+
+    /// Records the attempt and acts on the decision: done, the next job, or the DLQ.
+    async fn carry_out(
+        &self,
+        job: &DeliveryJob,
+        tenant: &str,
+        claimed: &Claimed,
+        attempted: Attempted,
+    ) -> anyhow::Result<Outcome> {
+        let Attempted {
+            number: attempt,
+            report,
+            decision,
+            error,
+        } = attempted;
+        let report = &report;
+        let span = tracing::Span::current();
         let generation = store::record(
             &self.pool,
             job.delivery_id,
             job.webhook_id,
             attempt,
-            &report,
+            report,
             error.as_deref(),
             decision,
         )
         .await?;
         let Some(generation) = generation else {
-            tracing::warn!(delivery_id = %DeliveryId::from_uuid(job.delivery_id), "lease lost during the attempt");
+            span.record("outcome", "lease_lost");
+            tracing::warn!("lease lost during the attempt");
             return Ok(Outcome::Skip);
         };
         Ok(match decision {
             Decision::Succeeded => {
+                span.record("outcome", "success");
                 let latency = (Utc::now() - claimed.created_at)
                     .to_std()
                     .unwrap_or_default();
@@ -112,10 +142,14 @@ impl Worker {
                 Outcome::Delivered
             }
             Decision::RetryIn(delay) => {
-                tracing::info!(delay_ms = delay.as_millis() as u64, "retry scheduled");
+                let delay_ms = delay.as_millis() as u64;
+                span.record("outcome", "retry");
+                span.record("retry.delay_ms", delay_ms);
+                tracing::info!(delay_ms, "retry scheduled");
                 Outcome::Rescheduled(DeliveryJob { generation, ..*job }, delay)
             }
             Decision::Dead(reason) => {
+                span.record("outcome", "dead");
                 let last_error = error.unwrap_or_default();
                 self.hand_off(
                     job,
@@ -131,13 +165,9 @@ impl Worker {
         })
     }
 
-    async fn attempt(
-        &self,
-        job: &DeliveryJob,
-        claimed: &Claimed,
-        attempt: i32,
-        trace: Option<TraceParent>,
-    ) -> AttemptReport {
+    /// Signs and POSTs the job in a client span whose context the receiver gets as
+    /// `traceparent`; the result is logged (and recorded) inside that span.
+    async fn attempt(&self, job: &DeliveryJob, claimed: &Claimed, attempt: i32) -> AttemptReport {
         let now = Utc::now();
         let body = envelope_body(
             EventId::from_uuid(job.event_id),
@@ -146,13 +176,7 @@ impl Worker {
             &claimed.payload,
         );
         let secrets = active_secrets(&claimed.secrets.0, now);
-        let attempt_trace = trace.map_or_else(TraceParent::new_root, |t| t.child());
-        let span_id: String = attempt_trace
-            .parent_id
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        tracing::Span::current().record("span_id", span_id);
+        let span = spans::post(&claimed.url);
         let headers = headers(&Signed {
             delivery: DeliveryId::from_uuid(job.delivery_id),
             event_type: &claimed.event_type,
@@ -160,9 +184,29 @@ impl Worker {
             timestamp: now.timestamp(),
             secrets: &secrets,
             body: &body,
-            trace: attempt_trace,
+            traceparent: traceparent(&span).unwrap_or_else(|| TraceParent::new_root().to_string()),
         });
-        self.sender.send(&claimed.url, headers, body).await
+        let report = self
+            .sender
+            .send(&claimed.url, headers, body)
+            .instrument(span.clone())
+            .await;
+        let verdict = classify(&report.result);
+        let _entered = span.enter();
+        if let Some(status) = report.status_code() {
+            span.record("http.response.status_code", status);
+        }
+        if verdict != Verdict::Success {
+            span.record("otel.status_code", "error");
+            span.record("error.type", error_type(&report.result));
+        }
+        tracing::info!(
+            status_code = report.status_code(),
+            duration_ms = report.duration.as_millis() as u64,
+            error = (verdict != Verdict::Success).then(|| describe(&report.result)),
+            "attempt result"
+        );
+        report
     }
 
     /// The webhook is saturated: the job gives its place back and returns later.
@@ -257,5 +301,16 @@ impl Worker {
             failed_at: Utc::now(),
         };
         self.dead_letters.hand_off(tenant, &letter).await
+    }
+}
+
+/// A short, bounded name for what went wrong (the `error.type` of the client span).
+fn error_type(result: &AttemptResult) -> String {
+    match result {
+        AttemptResult::Response { status, .. } => status.to_string(),
+        AttemptResult::Timeout => "timeout".to_owned(),
+        AttemptResult::Connection(_) => "connection".to_owned(),
+        AttemptResult::Dns(_) => "dns".to_owned(),
+        AttemptResult::Forbidden(_) => "forbidden".to_owned(),
     }
 }

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use async_nats::jetstream::message::Message;
 use herald_domain::job::DeadLetter;
 use herald_domain::{DeliveryId, EventId, WebhookId};
+use herald_runtime::trace_context::continue_trace;
 use sqlx::PgPool;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::metrics::{DlqMetrics, WriteLabels};
 use crate::store;
@@ -23,7 +26,23 @@ impl Handoffs {
             return Ok(());
         };
         let tenant = message.subject.rsplit('.').next().unwrap_or_default();
-        write(&self.pool, &self.metrics, tenant, &letter).await
+        let traceparent = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("traceparent"))
+            .map(|v| v.as_str().to_owned());
+        let span = tracing::info_span!(
+            "dead_letter",
+            "otel.name" = "store dead letter",
+            "otel.kind" = "consumer",
+            "messaging.system" = "nats",
+            trace_id = Empty,
+            span_id = Empty,
+        );
+        continue_trace(&span, traceparent.as_deref());
+        write(&self.pool, &self.metrics, tenant, &letter)
+            .instrument(span)
+            .await
     }
 }
 

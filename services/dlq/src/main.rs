@@ -3,10 +3,12 @@ use herald_runtime::{Config, health, shutdown, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::from_env()?;
-    telemetry::init(config.log_format);
+    let telemetry = telemetry::init(&config, "herald-dlq")?;
     let addr = health::addr_from_env(
         herald_dlq::HEALTH_ADDR_VARIABLE,
         herald_dlq::DEFAULT_HEALTH_ADDR,
     )?;
-    herald_dlq::run(&config, addr, shutdown::on_signal()).await
+    let result = herald_dlq::run(&config, addr, shutdown::on_signal()).await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    result
 }

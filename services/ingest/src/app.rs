@@ -8,13 +8,14 @@ use std::time::Duration;
 use anyhow::Context;
 use herald_domain::{AddressPolicy, QuotaLimits};
 use herald_runtime::health::{self, Dependencies};
+use herald_runtime::http_trace::TraceRequests;
 use herald_runtime::jetstream::{ConsumerSettings, Topology};
 use herald_runtime::metrics::ObserveHttp;
 use herald_runtime::outbox::Outbox;
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::{Config, Metrics, database};
 use poem::listener::TcpAcceptor;
-use poem::middleware::{CatchPanic, Tracing};
+use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, Server};
 use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
@@ -188,7 +189,7 @@ fn build_endpoint(
     health::routes(route, Dependencies { pool, nats }, metrics.clone())
         .with(CatchPanic::new())
         .with(JsonErrors)
-        .with(Tracing)
+        .with(TraceRequests)
         .with(ObserveHttp(metrics))
         .data(state)
 }

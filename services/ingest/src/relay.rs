@@ -30,6 +30,7 @@ struct Unpublished {
     tenant_id: Uuid,
     generation: i32,
     tenant: String,
+    traceparent: Option<String>,
 }
 
 /// One pass: publishes up to a batch of unpublished deliveries older than `grace`.
@@ -39,8 +40,9 @@ pub async fn relay_once(
     grace: Duration,
 ) -> anyhow::Result<usize> {
     let rows: Vec<Unpublished> = sqlx::query_as(
-        "SELECT d.id, d.event_id, d.webhook_id, d.tenant_id, d.generation, t.name AS tenant
-         FROM deliveries d JOIN tenants t ON t.id = d.tenant_id
+        "SELECT d.id, d.event_id, d.webhook_id, d.tenant_id, d.generation, t.name AS tenant,
+                e.traceparent
+         FROM deliveries d JOIN tenants t ON t.id = d.tenant_id JOIN events e ON e.id = d.event_id
          WHERE d.status = 'pending' AND d.published_at IS NULL
            AND coalesce(d.next_attempt_at, d.created_at) < now() - make_interval(secs => $1)
          ORDER BY coalesce(d.next_attempt_at, d.created_at) LIMIT $2",
@@ -61,7 +63,8 @@ pub async fn relay_once(
                 generation: r.generation,
             },
             tenant: r.tenant,
-            traceparent: None,
+            // Relayed jobs, retries included, join the trace of the emitting request.
+            traceparent: r.traceparent,
         })
         .collect();
     publisher.publish(&jobs).await

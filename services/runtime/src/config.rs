@@ -25,6 +25,8 @@ pub struct Config {
     pub delivery_timeout: Duration,
     pub allow_private_cidrs: Vec<IpNet>,
     pub log_format: LogFormat,
+    /// Where traces go (OTLP over HTTP, protobuf); `None` exports nothing.
+    pub otlp_endpoint: Option<String>,
     pub dispatch: DispatchLimits,
 }
 
@@ -58,6 +60,7 @@ impl std::fmt::Debug for Config {
             .field("delivery_timeout", &self.delivery_timeout)
             .field("allow_private_cidrs", &self.allow_private_cidrs)
             .field("log_format", &self.log_format)
+            .field("otlp_endpoint", &self.otlp_endpoint)
             .finish_non_exhaustive()
     }
 }
@@ -95,6 +98,7 @@ impl Config {
                 "pretty" => LogFormat::Pretty,
                 other => bail!("HERALD_LOG_FORMAT must be json or pretty, not {other:?}"),
             },
+            otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT")?.filter(|e| !e.trim().is_empty()),
             dispatch: DispatchLimits {
                 process_concurrency: positive(&get, "HERALD_DISPATCHER_CONCURRENCY", 256)?,
                 webhook_concurrency: positive(&get, "HERALD_WEBHOOK_CONCURRENCY", 10)?,

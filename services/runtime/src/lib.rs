@@ -4,12 +4,15 @@
 pub mod config;
 pub mod database;
 pub mod health;
+pub mod http_trace;
 pub mod jetstream;
+pub mod log_lines;
 pub mod metrics;
 pub mod nats;
 pub mod outbox;
 pub mod shutdown;
 pub mod telemetry;
+pub mod trace_context;
 
 pub use config::Config;
 pub use database::MIGRATOR;

@@ -9,19 +9,44 @@
 use anyhow::Context;
 use async_nats::jetstream::Context as JetStream;
 use async_nats::jetstream::message::PublishMessage;
-use herald_domain::WebhookId;
 use herald_domain::job::DeliveryJob;
+use herald_domain::{DeliveryId, EventId, WebhookId};
 use sqlx::PgPool;
+use tracing::Instrument;
+use tracing::field::Empty;
 use uuid::Uuid;
 
 use crate::jetstream::Topology;
+use crate::trace_context::{continue_trace, traceparent};
 
 /// A job and where it goes.
 #[derive(Debug, Clone)]
 pub struct OutboxJob {
     pub job: DeliveryJob,
     pub tenant: String,
+    /// The span the publish belongs under (the emitting request, the retry decision).
     pub traceparent: Option<String>,
+}
+
+/// A producer span per job; the dispatcher's span for the job becomes its child.
+fn publish_span(outbox: &OutboxJob, webhook: &str, subject: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        "otel.name" = "publish delivery job",
+        "otel.kind" = "producer",
+        "messaging.system" = "nats",
+        "messaging.destination.name" = subject,
+        tenant = %outbox.tenant,
+        event_id = %EventId::from_uuid(outbox.job.event_id),
+        delivery_id = %DeliveryId::from_uuid(outbox.job.delivery_id),
+        webhook_id = webhook,
+        generation = outbox.job.generation,
+        "otel.status_code" = Empty,
+        trace_id = Empty,
+        span_id = Empty,
+    );
+    continue_trace(&span, outbox.traceparent.as_deref());
+    span
 }
 
 #[derive(Clone)]
@@ -61,36 +86,36 @@ impl Outbox {
         for outbox in jobs {
             let webhook = WebhookId::from_uuid(outbox.job.webhook_id).to_string();
             let subject = self.topology.job_subject(&outbox.tenant, &webhook);
+            let span = publish_span(outbox, &webhook, &subject);
             let payload = serde_json::to_vec(&outbox.job).context("encoding a job")?;
             let mut message = PublishMessage::build()
                 .payload(payload.into())
                 .message_id(outbox.job.message_id());
-            if let Some(traceparent) = &outbox.traceparent {
+            if let Some(traceparent) = traceparent(&span) {
                 message = message.header("traceparent", traceparent.as_str());
             }
             let ack = self
                 .js
                 .send_publish(subject, message)
+                .instrument(span.clone())
                 .await
                 .context("publishing a delivery job")?;
             // Logged on sending, before JetStream's ack: a dispatcher may take the job before
             // the ack is back, and the journey must read in order.
-            tracing::info!(
-                tenant = %outbox.tenant,
-                event_id = %herald_domain::EventId::from_uuid(outbox.job.event_id),
-                delivery_id = %herald_domain::DeliveryId::from_uuid(outbox.job.delivery_id),
-                webhook_id = %webhook,
-                generation = outbox.job.generation,
-                trace_id = outbox.traceparent.as_deref().and_then(|t| t.split('-').nth(1)),
-                "job enqueued"
-            );
-            pending.push((outbox, ack));
+            span.in_scope(|| tracing::info!("job enqueued"));
+            pending.push((outbox, ack, span));
         }
-        let acks = futures::future::join_all(
-            pending
-                .into_iter()
-                .map(|(outbox, ack)| async move { ack.await.map(|_| outbox) }),
-        )
+        // Each producer span lasts until JetStream's confirmation.
+        let acks = futures::future::join_all(pending.into_iter().map(|(outbox, ack, span)| {
+            async move {
+                let confirmed = ack.await;
+                if confirmed.is_err() {
+                    tracing::Span::current().record("otel.status_code", "error");
+                }
+                confirmed.map(|_| outbox)
+            }
+            .instrument(span)
+        }))
         .await;
         let (mut ids, mut generations) = (Vec::new(), Vec::new());
         let mut failures = 0;

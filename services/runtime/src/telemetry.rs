@@ -1,36 +1,119 @@
-//! One telemetry set-up per binary: structured logs to stdout, filtered by `RUST_LOG`.
-//!
-//! JSON lines carry the fields of the span they were written in under `span` (the dispatcher
-//! works each delivery in a span with `tenant`, `event_id`, `delivery_id`, `webhook_id`,
-//! `attempt` and `trace_id`); see docs/observability.md for following one event.
+//! One telemetry set-up per binary: log lines to stdout (JSON by default, see `log_lines`),
+//! filtered by `RUST_LOG`, and OpenTelemetry spans for every `tracing` span. Spans always get
+//! W3C ids (logs and receivers see them); they are exported over OTLP/HTTP (protobuf) only
+//! when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The standard `OTEL_EXPORTER_OTLP_HEADERS`,
+//! `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_BSP_*` variables tune the exporter.
+//! docs/observability.md shows the spans of one event.
 
+use anyhow::Context;
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::JsonFields;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{Layer, fmt};
 
-use crate::config::LogFormat;
+use crate::config::{Config, LogFormat};
+use crate::log_lines::JsonLines;
 
-pub fn init(format: LogFormat) {
-    init_to(format, std::io::stdout);
+/// Keeps the trace pipeline alive; `shutdown` sends what is still buffered.
+pub struct Telemetry {
+    provider: SdkTracerProvider,
 }
 
-/// The same set-up writing elsewhere (tests capture the log this way).
+impl Telemetry {
+    /// Exports every finished span now (blocking).
+    pub fn flush(&self) {
+        if let Err(error) = self.provider.force_flush() {
+            tracing::warn!(%error, "spans not exported");
+        }
+    }
+
+    /// Exports what is buffered and stops the pipeline (blocking).
+    pub fn shutdown(self) {
+        if let Err(error) = self.provider.shutdown() {
+            tracing::warn!(%error, "trace pipeline did not shut down cleanly");
+        }
+    }
+}
+
+/// The set-up of a service binary named `service` (`herald-ingest`...).
+pub fn init(config: &Config, service: &'static str) -> anyhow::Result<Telemetry> {
+    init_with(
+        config.log_format,
+        std::io::stdout,
+        service,
+        config.otlp_endpoint.as_deref(),
+    )
+}
+
+/// Logs written elsewhere and no export (tests capture the log this way).
 pub fn init_to<W>(format: LogFormat, writer: W)
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    // Without an endpoint nothing can fail.
+    let _ = init_with(format, writer, "herald", None);
+}
+
+/// The full set-up. A second call in one process (tests building several apps) keeps the
+/// first subscriber.
+pub fn init_with<W>(
+    format: LogFormat,
+    writer: W,
+    service: &'static str,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<Telemetry>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let provider = tracer_provider(service, otlp_endpoint)?;
+    // Herald's own spans, whatever `RUST_LOG` says: it tunes the log, not the traces.
+    let spans = tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer(service))
+        .with_threads(false)
+        .with_location(false)
+        .with_filter(Targets::new().with_target("herald", LevelFilter::INFO));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_target(true);
-    // A second init (tests building several apps) keeps the first subscriber.
-    let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.pretty().try_init(),
+    let lines = match format {
+        LogFormat::Json => fmt::layer()
+            .event_format(JsonLines)
+            .fmt_fields(JsonFields::new())
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Pretty => fmt::layer()
+            .pretty()
+            .with_writer(writer)
+            .with_filter(filter)
+            .boxed(),
     };
+    let _ = tracing_subscriber::registry()
+        .with(spans)
+        .with(lines)
+        .try_init();
+    Ok(Telemetry { provider })
+}
+
+fn tracer_provider(
+    service: &'static str,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<SdkTracerProvider> {
+    let resource = Resource::builder().with_service_name(service).build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    let Some(endpoint) = otlp_endpoint else {
+        return Ok(builder.build());
+    };
+    let traces = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_endpoint(&traces)
+        .build()
+        .with_context(|| format!("building the OTLP exporter for {traces}"))?;
+    Ok(builder.with_batch_exporter(exporter).build())
 }

@@ -1,6 +1,8 @@
 //! Test helpers shared by every service's tests: a real `nats-server` per test, scriptable
-//! webhook receivers on loopback, and polling with a deadline instead of sleeping.
+//! webhook receivers on loopback, an OTLP collector, and polling with a deadline instead of
+//! sleeping.
 
+pub mod collector;
 mod eventually;
 mod nats_server;
 pub mod pg_cluster;

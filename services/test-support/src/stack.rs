@@ -193,6 +193,23 @@ impl Stack {
             .await
     }
 
+    /// Emits `order.created` as a caller in the trace `traceparent`.
+    pub async fn emit_in_trace(&self, key: &str, payload: Value, traceparent: &str) -> Value {
+        let body = json!({ "type": "order.created", "payload": payload });
+        let response = self
+            .client
+            .post("/events")
+            .header("Authorization", format!("Bearer {key}"))
+            .header("traceparent", traceparent)
+            .body_json(&body)
+            .send()
+            .await
+            .0;
+        assert!(response.status().is_success(), "{}", response.status());
+        let bytes = response.into_body().into_vec().await.expect("body");
+        serde_json::from_slice(&bytes).expect("a JSON answer")
+    }
+
     pub async fn get(&self, key: &str, path: &str) -> Value {
         self.ok(poem::http::Method::GET, path, key, None).await
     }

@@ -162,21 +162,12 @@ async fn the_worker_step_is_idempotent(pool: PgPool) {
     .unwrap()
     .worker;
     use herald_dispatcher::worker::Outcome;
-    assert_eq!(
-        worker.work(&job, "acme", None).await.unwrap(),
-        Outcome::Delivered
-    );
-    assert_eq!(
-        worker.work(&job, "acme", None).await.unwrap(),
-        Outcome::Skip
-    );
+    assert_eq!(worker.work(&job, "acme").await.unwrap(), Outcome::Delivered);
+    assert_eq!(worker.work(&job, "acme").await.unwrap(), Outcome::Skip);
     let stale = DeliveryJob {
         generation: 7,
         ..job
     };
-    assert_eq!(
-        worker.work(&stale, "acme", None).await.unwrap(),
-        Outcome::Skip
-    );
+    assert_eq!(worker.work(&stale, "acme").await.unwrap(), Outcome::Skip);
     assert_eq!(receiver.count(), 1, "the delivery was sent once");
 }

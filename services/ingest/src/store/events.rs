@@ -19,14 +19,17 @@ pub struct NewEvent<'a> {
     pub payload: &'a serde_json::Value,
     pub occurred_at: DateTime<Utc>,
     pub idempotency_key: Option<&'a str>,
+    /// The emitting request's trace context.
+    pub traceparent: Option<&'a str>,
 }
 
 const COLUMNS: &str = "id, event_type, payload, occurred_at, created_at";
 
 pub async fn insert(conn: &mut PgConnection, new: NewEvent<'_>) -> anyhow::Result<EventRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, idempotency_key)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+        "INSERT INTO events
+             (id, tenant_id, event_type, payload, occurred_at, idempotency_key, traceparent)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {COLUMNS}"
     )))
     .bind(new.id)
     .bind(new.tenant)
@@ -34,6 +37,7 @@ pub async fn insert(conn: &mut PgConnection, new: NewEvent<'_>) -> anyhow::Resul
     .bind(new.payload)
     .bind(new.occurred_at)
     .bind(new.idempotency_key)
+    .bind(new.traceparent)
     .fetch_one(conn)
     .await
     .context("inserting event")

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use herald_domain::job::DeliveryJob;
 use herald_domain::{DeliveryId, EventId, WebhookId};
 use herald_runtime::outbox::OutboxJob;
+use herald_runtime::trace_context::traceparent;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -50,13 +51,15 @@ fn parse_webhook(raw: &str) -> Result<Uuid, ApiError> {
 }
 
 impl DlqApi {
+    /// Publishes the retried jobs in the trace of the request that retried them.
     async fn publish(state: &AppState, tenant: &Tenant, jobs: Vec<DeliveryJob>) {
+        let trace = traceparent(&tracing::Span::current());
         let jobs: Vec<OutboxJob> = jobs
             .into_iter()
             .map(|job| OutboxJob {
                 job,
                 tenant: tenant.name.clone(),
-                traceparent: None,
+                traceparent: trace.clone(),
             })
             .collect();
         state.publisher.publish_within(&jobs, PUBLISH_LIMIT).await;
@@ -258,6 +261,7 @@ impl DlqApi {
             .copied()
             .zip(due.iter().copied())
             .collect();
+        let trace = traceparent(&tracing::Span::current());
         let schedule = reopened
             .iter()
             .map(|r| {
@@ -275,7 +279,7 @@ impl DlqApi {
                     OutboxJob {
                         job,
                         tenant: auth.0.name.clone(),
-                        traceparent: None,
+                        traceparent: trace.clone(),
                     },
                 )
             })

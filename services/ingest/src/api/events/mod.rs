@@ -3,7 +3,6 @@
 
 use chrono::Utc;
 use herald_domain::job::DeliveryJob;
-use herald_domain::traceparent::TraceParent;
 use herald_domain::{DeliveryId, EventId, EventTypeName, WebhookId};
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
@@ -22,6 +21,7 @@ use crate::state::{AppState, EventLabels};
 use crate::store;
 use crate::store::events::NewEvent;
 use herald_runtime::outbox::OutboxJob;
+use herald_runtime::trace_context::traceparent;
 
 mod model;
 
@@ -128,23 +128,19 @@ impl EventsApi {
         ))
     }
 
-    /// Hands the jobs to JetStream, in the caller's trace when it sent one.
+    /// Hands the jobs to JetStream; each publish is a child span of `trace`.
     async fn publish(
         state: &AppState,
         tenant: &str,
         jobs: Vec<DeliveryJob>,
-        traceparent: Option<&str>,
+        trace: Option<String>,
     ) {
-        let trace = traceparent
-            .and_then(TraceParent::parse)
-            .map_or_else(TraceParent::new_root, |parent| parent.child())
-            .to_string();
         let jobs: Vec<OutboxJob> = jobs
             .into_iter()
             .map(|job| OutboxJob {
                 job,
                 tenant: tenant.to_owned(),
-                traceparent: Some(trace.clone()),
+                traceparent: trace.clone(),
             })
             .collect();
         state.publisher.publish_within(&jobs, PUBLISH_LIMIT).await;
@@ -158,6 +154,7 @@ impl EventsApi {
         input: &EventIn,
         key: Option<&str>,
         hash: &str,
+        trace: Option<&str>,
     ) -> anyhow::Result<Option<(EventAccepted, Vec<DeliveryJob>)>> {
         let mut tx = state.pool.begin().await?;
         let event = store::events::insert(
@@ -169,6 +166,7 @@ impl EventsApi {
                 payload: &input.payload,
                 occurred_at: input.timestamp.unwrap_or_else(Utc::now),
                 idempotency_key: key,
+                traceparent: trace,
             },
         )
         .await?;
@@ -230,7 +228,7 @@ impl EventsApi {
         idempotency_key: Header<Option<String>>,
         /// W3C trace context; deliveries of this event join the caller's trace.
         #[oai(name = "traceparent")]
-        traceparent: Header<Option<String>>,
+        _traceparent: Header<Option<String>>,
         body: JsonBody<EventIn>,
     ) -> ApiResult<CreateEventResponse> {
         let tenant = auth.0.id.as_uuid();
@@ -254,7 +252,17 @@ impl EventsApi {
             state.metrics.idempotent_replays.inc();
             return replay(stored, &hash);
         }
-        match Self::store(&state, tenant, &input, key.as_deref(), &hash).await? {
+        // The request's span continues the caller's trace (see `http_trace`).
+        let trace = traceparent(&tracing::Span::current());
+        let stored = Self::store(
+            &state,
+            tenant,
+            &input,
+            key.as_deref(),
+            &hash,
+            trace.as_deref(),
+        );
+        match stored.await? {
             Some((answer, jobs)) => {
                 let labels = EventLabels {
                     tenant: auth.0.name.clone(),
@@ -270,7 +278,7 @@ impl EventsApi {
                 );
                 let created = answer.deliveries.len() as u64;
                 state.metrics.deliveries_created.inc_by(created);
-                Self::publish(&state, &auth.0.name, jobs, traceparent.0.as_deref()).await;
+                Self::publish(&state, &auth.0.name, jobs, trace).await;
                 Ok(CreateEventResponse::Created(Json(answer), None))
             }
             None => {
