@@ -78,6 +78,7 @@ where
         .with_tracer(provider.tracer(service))
         .with_threads(false)
         .with_location(false)
+        .with_tracked_inactivity(false)
         .with_filter(Targets::new().with_target("herald", LevelFilter::INFO));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = match format {
