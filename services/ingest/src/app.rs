@@ -20,8 +20,10 @@ use poem::{Endpoint, EndpointExt, Route, Server};
 use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
 
+use crate::dlq_gate::DlqGate;
 use crate::error::JsonErrors;
 use crate::publisher::Publisher;
+use crate::rate_limit::RateLimiter;
 use crate::state::{AppState, IngestMetrics};
 
 /// How long in-flight requests may take to finish after shutdown is requested.
@@ -178,6 +180,8 @@ fn build_endpoint(
         address_policy: Arc::new(AddressPolicy::allowing(config.allow_private_cidrs.clone())),
         metrics: ingest_metrics,
         publisher: Arc::new(publisher(config, pool.clone(), nats.clone())),
+        rate_limiter: Arc::new(RateLimiter::new(pool.clone())),
+        dlq_gate: Arc::new(DlqGate::new(pool.clone())),
     };
     let api = crate::api::service().server("/");
     let spec = api.spec_endpoint();

@@ -1,6 +1,8 @@
 //! The API's one error type, mapped to statuses in one place. Bodies are always
 //! `{"error": code, "message": text}`; a 5xx body stays opaque and its cause goes to the log.
 
+use std::time::Duration;
+
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use poem_openapi::payload::Json;
@@ -90,6 +92,12 @@ impl ApiError {
             "payload_too_large",
             format!("request body exceeds the limit of {limit} bytes"),
         ))
+    }
+
+    /// Over a quota; the client may try again after `retry_after` (whole seconds, at least 1).
+    pub fn too_many(code: &str, message: impl Into<String>, retry_after: Duration) -> Self {
+        let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        Self::TooManyRequests(body(code, message), seconds)
     }
 
     pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {

@@ -10,7 +10,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 
+use crate::dlq_gate::DlqGate;
 use crate::publisher::Publisher;
+use crate::rate_limit::RateLimiter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,12 +23,21 @@ pub struct AppState {
     pub address_policy: Arc<AddressPolicy>,
     pub metrics: Arc<IngestMetrics>,
     pub publisher: Arc<Publisher>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub dlq_gate: Arc<DlqGate>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
     pub tenant: String,
     pub event_type: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QuotaLabels {
+    pub tenant: String,
+    /// The quota's field name, e.g. `events_per_second`.
+    pub quota: &'static str,
 }
 
 /// Ingest's own metrics, beside the HTTP ones every service has. Labels stay bounded:
@@ -38,6 +49,7 @@ pub struct IngestMetrics {
     pub idempotent_replays: Counter,
     /// Pending deliveries whose job is due and not confirmed on JetStream.
     pub outbox_backlog: Gauge,
+    pub quota_rejections: Family<QuotaLabels, Counter>,
 }
 
 impl IngestMetrics {
@@ -63,6 +75,19 @@ impl IngestMetrics {
             "Pending deliveries whose job is due but not yet confirmed on JetStream",
             metrics.outbox_backlog.clone(),
         );
+        registry.register(
+            "quota_rejections",
+            "Requests refused for a tenant quota (429 rate and DLQ size, 413 payload, webhooks)",
+            metrics.quota_rejections.clone(),
+        );
         Arc::new(metrics)
+    }
+
+    pub fn rejected(&self, tenant: &str, quota: &'static str) {
+        let labels = QuotaLabels {
+            tenant: tenant.to_owned(),
+            quota,
+        };
+        self.quota_rejections.get_or_create(&labels).inc();
     }
 }

@@ -22,9 +22,9 @@ pub struct QuotasApi;
 #[derive(Debug, Clone, Object)]
 #[oai(rename_all = "snake_case")]
 pub struct Limits {
-    /// Sustained rate of accepted events.
+    /// Sustained rate of `POST /events` requests, across every ingest replica.
     pub events_per_second: u32,
-    /// Events accepted in a burst above the sustained rate.
+    /// Requests accepted at once after a quiet spell (the token bucket's size).
     pub burst: u32,
     /// Deliveries in flight at once, across all dispatchers.
     pub max_concurrent_deliveries: u32,

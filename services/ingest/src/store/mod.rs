@@ -8,5 +8,6 @@ pub mod event_types;
 pub mod events;
 pub mod idempotency;
 pub mod quotas;
+pub mod rate_buckets;
 pub mod tenants;
 pub mod webhooks;

@@ -15,6 +15,7 @@ pub struct TestApp {
     pub client: TestClient<BoxEndpoint<'static>>,
     pub pool: PgPool,
     pub nats: Option<NatsServer>,
+    config: Config,
 }
 
 /// A JSON answer.
@@ -78,10 +79,26 @@ pub async fn spawn_app_with(pool: PgPool, settings: &[(&str, &str)]) -> TestApp 
         client: TestClient::new(endpoint),
         pool,
         nats: Some(nats),
+        config,
     }
 }
 
 impl TestApp {
+    /// A second ingest on the same database and NATS server, as another replica would be:
+    /// it shares nothing in memory with this one.
+    pub async fn replica(&self) -> TestApp {
+        let client = herald_runtime::nats::connect(&self.config.nats_url, "ingest-replica")
+            .await
+            .expect("NATS connects");
+        let endpoint = herald_ingest::endpoint(&self.config, self.pool.clone(), client).boxed();
+        TestApp {
+            client: TestClient::new(endpoint),
+            pool: self.pool.clone(),
+            nats: None,
+            config: self.config.clone(),
+        }
+    }
+
     /// Sends a request; `auth` is the bearer token, `body` JSON.
     pub async fn call(
         &self,

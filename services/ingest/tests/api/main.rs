@@ -10,5 +10,6 @@ mod idempotency;
 mod immutability;
 mod isolation;
 mod quotas;
+mod rate_limits;
 mod tenants;
 mod webhooks;

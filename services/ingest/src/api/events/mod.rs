@@ -13,13 +13,15 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::deliveries::DeliveryOut;
-use crate::auth::TenantAuth;
+use crate::auth::{Tenant, TenantAuth};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::fingerprint::fingerprint;
+use crate::rate_limit::Admission;
 use crate::state::{AppState, EventLabels};
 use crate::store;
 use crate::store::events::NewEvent;
+use herald_domain::QuotaLimits;
 use herald_runtime::outbox::OutboxJob;
 use herald_runtime::trace_context::traceparent;
 
@@ -33,6 +35,8 @@ const MAX_IDEMPOTENCY_KEY: usize = 255;
 const MAX_SCHEMA_ERRORS: usize = 10;
 /// How long an answer may wait for JetStream; past it the relay takes over.
 const PUBLISH_LIMIT: std::time::Duration = std::time::Duration::from_secs(2);
+/// What a client refused for a full DLQ is told to wait: the DLQ drains only by hand.
+const DLQ_FULL_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 #[derive(ApiResponse)]
 enum CreateEventResponse {
     /// Stored, with its deliveries. `Idempotent-Replayed: true` marks a replayed answer.
@@ -128,6 +132,39 @@ impl EventsApi {
         ))
     }
 
+    /// The rate and DLQ-size quotas, in that order: every request counts against the rate.
+    async fn check_quotas(
+        state: &AppState,
+        tenant: &Tenant,
+        limits: &QuotaLimits,
+    ) -> Result<(), ApiError> {
+        let id = tenant.id.as_uuid();
+        if let Admission::Refused { retry_after } = state.rate_limiter.admit(id, limits).await? {
+            state.metrics.rejected(&tenant.name, "events_per_second");
+            return Err(ApiError::too_many(
+                "rate_limited",
+                format!(
+                    "over the events_per_second quota: {} per second, bursts of {}",
+                    limits.events_per_second, limits.burst
+                ),
+                retry_after,
+            ));
+        }
+        if state.dlq_gate.is_full(id, limits.max_dlq_size).await? {
+            state.metrics.rejected(&tenant.name, "max_dlq_size");
+            return Err(ApiError::too_many(
+                "dlq_quota_exceeded",
+                format!(
+                    "the DLQ holds {} dead letters, the max_dlq_size quota: retry or discard \
+                     some before sending more events",
+                    limits.max_dlq_size
+                ),
+                DLQ_FULL_RETRY_AFTER,
+            ));
+        }
+        Ok(())
+    }
+
     /// Hands the jobs to JetStream; each publish is a child span of `trace`.
     async fn publish(
         state: &AppState,
@@ -216,8 +253,11 @@ impl EventsApi {
     /// Stores the event and one `pending` delivery per matching enabled webhook before
     /// answering. The type must be registered (422 lists the allowed ones) and the payload
     /// must satisfy the type's schema (422). The body may not exceed the tenant's
-    /// `max_payload_bytes` (413). With an `Idempotency-Key`, a repeat within 24 hours returns
-    /// the first answer; the same key with a different request answers 422.
+    /// `max_payload_bytes` (413). Every request counts against the tenant's rate: over
+    /// `events_per_second` (with `burst`) it answers 429 `rate_limited` with `Retry-After`;
+    /// while the tenant's DLQ holds `max_dlq_size` open dead letters, 429
+    /// `dlq_quota_exceeded`. With an `Idempotency-Key`, a repeat within 24 hours returns the
+    /// first answer; the same key with a different request answers 422.
     #[oai(path = "/events", method = "post", operation_id = "createEvent")]
     async fn create(
         &self,
@@ -234,8 +274,10 @@ impl EventsApi {
         let tenant = auth.0.id.as_uuid();
         let limits = store::quotas::get(&state.pool, tenant).await?;
         if body.raw.len() as u64 > limits.max_payload_bytes {
+            state.metrics.rejected(&auth.0.name, "max_payload_bytes");
             return Err(ApiError::payload_too_large(limits.max_payload_bytes));
         }
+        Self::check_quotas(&state, &auth.0, &limits).await?;
         let key = idempotency_key.0.map(check_idempotency_key).transpose()?;
         let input = body.value;
         Self::check_type_and_payload(&state, tenant, &input).await?;

@@ -130,6 +130,7 @@ impl WebhooksApi {
         let limits = store::quotas::get_for_update(&mut tx, tenant).await?;
         let count = store::webhooks::count(&mut tx, tenant).await?;
         if count >= i64::from(limits.max_webhooks) {
+            state.metrics.rejected(&auth.0.name, "max_webhooks");
             return Err(ApiError::unprocessable(
                 "webhook_limit_reached",
                 format!("the tenant has {count} webhooks, its limit"),
