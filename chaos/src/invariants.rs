@@ -62,16 +62,20 @@ pub async fn assert_settled(
         expected,
         "deliveries were lost or invented"
     );
-    eventually("every failed delivery to be in the DLQ", deadline, || async {
-        let missing = scalar(
-            pool,
-            "SELECT count(*) FROM deliveries d WHERE d.status = 'failed' AND NOT EXISTS (
+    eventually(
+        "every failed delivery to be in the DLQ",
+        deadline,
+        || async {
+            let missing = scalar(
+                pool,
+                "SELECT count(*) FROM deliveries d WHERE d.status = 'failed' AND NOT EXISTS (
                SELECT 1 FROM dead_letter_queue q
-               WHERE q.delivery_id = d.id AND q.generation = d.generation AND q.retried_at IS NULL)",
-        )
-        .await;
-        (missing == 0).then_some(())
-    })
+               WHERE q.delivery_id = d.id AND q.generation = d.generation AND q.closed_at IS NULL)",
+            )
+            .await;
+            (missing == 0).then_some(())
+        },
+    )
     .await;
     let doubled = scalar(
         pool,
@@ -82,7 +86,7 @@ pub async fn assert_settled(
     let strays = scalar(
         pool,
         "SELECT count(*) FROM dead_letter_queue q JOIN deliveries d ON d.id = q.delivery_id
-         WHERE q.retried_at IS NULL AND d.status <> 'failed'",
+         WHERE q.closed_at IS NULL AND d.status <> 'failed'",
     )
     .await;
     assert_eq!(

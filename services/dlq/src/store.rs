@@ -72,7 +72,7 @@ pub async fn fail_abandoned(
 pub async fn open_counts(pool: &PgPool) -> anyhow::Result<Vec<(String, i64)>> {
     sqlx::query_as(
         "SELECT t.name, count(q.id) FROM tenants t
-         LEFT JOIN dead_letter_queue q ON q.tenant_id = t.id AND q.retried_at IS NULL
+         LEFT JOIN dead_letter_queue q ON q.tenant_id = t.id AND q.closed_at IS NULL
          GROUP BY t.name",
     )
     .fetch_all(pool)

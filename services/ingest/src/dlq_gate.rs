@@ -39,7 +39,7 @@ impl DlqGate {
         let full: bool = sqlx::query_scalar(
             "SELECT count(*) >= $2 FROM (
                SELECT 1 FROM dead_letter_queue
-               WHERE tenant_id = $1 AND retried_at IS NULL LIMIT $2) open",
+               WHERE tenant_id = $1 AND closed_at IS NULL LIMIT $2) open",
         )
         .bind(tenant)
         .bind(max)

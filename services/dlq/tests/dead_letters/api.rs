@@ -95,7 +95,7 @@ async fn a_retry_reaches_the_recovered_receiver_with_the_same_webhook_id(pool: P
     );
     assert_eq!(
         stack
-            .count("SELECT count(*) FROM dead_letter_queue WHERE retried_at IS NOT NULL")
+            .count("SELECT count(*) FROM dead_letter_queue WHERE closed_at IS NOT NULL")
             .await,
         1
     );

@@ -3,4 +3,5 @@
 
 mod advisories;
 mod api;
+mod quota;
 mod races;

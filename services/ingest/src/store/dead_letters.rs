@@ -40,7 +40,7 @@ pub async fn list(
         "SELECT q.id, q.delivery_id, q.webhook_id, q.event_id, q.reason, q.last_error,
                 q.last_status_code, q.attempts, q.failed_at, e.event_type, e.payload, e.occurred_at
          FROM dead_letter_queue q JOIN events e ON e.id = q.event_id
-         WHERE q.tenant_id = $1 AND q.retried_at IS NULL
+         WHERE q.tenant_id = $1 AND q.closed_at IS NULL
            AND ($2::uuid IS NULL OR q.webhook_id = $2)
            AND ($3::timestamptz IS NULL OR q.failed_at >= $3)
            AND ($4::timestamptz IS NULL OR (q.failed_at, q.id) < ($4, $5))
@@ -76,8 +76,8 @@ pub async fn close_open(
 ) -> anyhow::Result<Option<RetriedWebhook>> {
     sqlx::query_as(
         "WITH closed AS (
-           UPDATE dead_letter_queue SET retried_at = now()
-           WHERE tenant_id = $1 AND delivery_id = $2 AND retried_at IS NULL
+           UPDATE dead_letter_queue SET closed_at = now(), resolution = 'retried'
+           WHERE tenant_id = $1 AND delivery_id = $2 AND closed_at IS NULL
            RETURNING webhook_id, event_id)
          SELECT c.webhook_id, c.event_id, w.enabled, w.deleted_at IS NOT NULL AS deleted,
                 w.disabled_reason
@@ -88,6 +88,25 @@ pub async fn close_open(
     .fetch_optional(conn)
     .await
     .context("closing a dead letter")
+}
+
+/// Closes the delivery's open dead letter as discarded: the delivery stays `failed` and is
+/// not retried. `None`: no open dead letter.
+pub async fn discard(
+    conn: &mut PgConnection,
+    tenant: Uuid,
+    delivery: Uuid,
+) -> anyhow::Result<Option<(Uuid, Uuid)>> {
+    sqlx::query_as(
+        "UPDATE dead_letter_queue SET closed_at = now(), resolution = 'discarded'
+         WHERE tenant_id = $1 AND delivery_id = $2 AND closed_at IS NULL
+         RETURNING event_id, webhook_id",
+    )
+    .bind(tenant)
+    .bind(delivery)
+    .fetch_optional(conn)
+    .await
+    .context("discarding a dead letter")
 }
 
 /// A delivery put back on its way, with what its next job needs.
@@ -151,13 +170,13 @@ pub async fn close_matching(
     sqlx::query_scalar(
         "WITH picked AS (
            SELECT q.id FROM dead_letter_queue q JOIN webhooks w ON w.id = q.webhook_id
-           WHERE q.tenant_id = $1 AND q.retried_at IS NULL AND w.enabled AND w.deleted_at IS NULL
+           WHERE q.tenant_id = $1 AND q.closed_at IS NULL AND w.enabled AND w.deleted_at IS NULL
              AND ($2::uuid IS NULL OR q.webhook_id = $2)
              AND ($3::timestamptz IS NULL OR q.failed_at >= $3)
              AND ($4::timestamptz IS NULL OR q.failed_at < $4)
            ORDER BY q.failed_at, q.id LIMIT $5
            FOR UPDATE OF q SKIP LOCKED)
-         UPDATE dead_letter_queue q SET retried_at = now() FROM picked
+         UPDATE dead_letter_queue q SET closed_at = now(), resolution = 'retried' FROM picked
          WHERE q.id = picked.id
          RETURNING q.delivery_id",
     )

@@ -91,7 +91,7 @@ pub async fn usage(pool: &PgPool, tenant: Uuid) -> anyhow::Result<Usage> {
              AS events_per_second,
            (SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'processing')
              AS in_flight,
-           (SELECT count(*) FROM dead_letter_queue WHERE tenant_id = $1 AND retried_at IS NULL)
+           (SELECT count(*) FROM dead_letter_queue WHERE tenant_id = $1 AND closed_at IS NULL)
              AS dlq_size,
            (SELECT count(*) FROM webhooks WHERE tenant_id = $1 AND deleted_at IS NULL)
              AS webhooks",

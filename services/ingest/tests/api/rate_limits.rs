@@ -51,6 +51,9 @@ async fn over_the_rate_a_tenant_gets_429_with_retry_after_and_others_do_not(pool
     for _ in 0..10 {
         app.emit(&b, "order.created", json!({})).await.expect(201);
     }
+    let usage = app.get(&b, "/quotas/tenant-b").await.expect(200);
+    let rate = usage.body["usage"]["events_per_second"].as_f64().unwrap();
+    assert!(rate >= 1.0, "10 events in the last 10 s: {rate}");
     let metrics = app.call(Method::GET, "/metrics", None, None).await;
     let text = metrics.body.as_str().unwrap_or_default().to_owned();
     assert!(

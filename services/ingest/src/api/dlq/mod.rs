@@ -38,6 +38,13 @@ enum RetryResponse {
 }
 
 #[derive(ApiResponse)]
+enum DiscardResponse {
+    /// Discarded: the delivery stays `failed` and no longer counts against `max_dlq_size`.
+    #[oai(status = 204)]
+    Discarded,
+}
+
+#[derive(ApiResponse)]
 enum BulkRetryResponse {
     /// Accepted: the deliveries start at the requested rate.
     #[oai(status = 202)]
@@ -116,6 +123,50 @@ impl DlqApi {
             items: rows.into_iter().map(DeadLetterOut::from).collect(),
             next_cursor,
         }))
+    }
+
+    /// Discard a dead letter
+    ///
+    /// For a delivery the tenant no longer wants: it stays `failed`, is never retried, and
+    /// its dead letter is kept as history but no longer listed nor counted against
+    /// `max_dlq_size`. 404 when the delivery has no open dead letter.
+    #[oai(
+        path = "/dlq/:delivery_id",
+        method = "delete",
+        operation_id = "discardDeadLetter"
+    )]
+    async fn discard(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        delivery_id: Path<String>,
+    ) -> ApiResult<DiscardResponse> {
+        let delivery = delivery_id
+            .0
+            .parse::<DeliveryId>()
+            .map_err(|_| ApiError::not_found("dead letter"))?
+            .as_uuid();
+        let mut tx = state.pool.begin().await.map_err(anyhow::Error::new)?;
+        let closed = store::dead_letters::discard(&mut tx, auth.0.id.as_uuid(), delivery).await?;
+        let (event, webhook) = closed.ok_or_else(|| ApiError::not_found("dead letter"))?;
+        let target = DeliveryId::from_uuid(delivery).to_string();
+        store::audit::record_by_tenant(
+            &mut tx,
+            &auth.0,
+            "dlq.discarded",
+            Some(target.clone()),
+            json!({}),
+        )
+        .await?;
+        tx.commit().await.map_err(anyhow::Error::new)?;
+        tracing::info!(
+            tenant = %auth.0.name,
+            event_id = %EventId::from_uuid(event),
+            delivery_id = %target,
+            webhook_id = %WebhookId::from_uuid(webhook),
+            "dead letter discarded"
+        );
+        Ok(DiscardResponse::Discarded)
     }
 
     /// Retry a dead letter
