@@ -17,6 +17,7 @@ pub mod slots;
 pub mod spans;
 pub mod store;
 pub mod supervisor;
+pub mod tenant_caps;
 pub mod worker;
 
 use std::net::SocketAddr;

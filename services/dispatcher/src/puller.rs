@@ -7,6 +7,7 @@
 //! JetStream redelivers them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
@@ -18,7 +19,7 @@ use herald_domain::job::DeliveryJob;
 use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::trace_context;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -38,10 +39,21 @@ pub struct Puller {
     pub worker: Arc<Worker>,
     pub outbox: Outbox,
     pub slots: Arc<Semaphore>,
+    /// The tenant's `max_concurrent_deliveries`, kept current by the supervisor.
+    pub tenant_cap: Arc<AtomicUsize>,
+    /// The tenant's jobs in flight in this process.
+    pub load: TenantLoad,
     /// How often a job in progress tells JetStream it is still being worked.
     pub heartbeat: Duration,
     /// How long shutdown waits for in-flight jobs.
     pub drain: Duration,
+}
+
+/// A tenant's jobs in flight in one process, against its cap.
+#[derive(Default)]
+pub struct TenantLoad {
+    running: AtomicUsize,
+    done: Notify,
 }
 
 impl Puller {
@@ -75,6 +87,7 @@ impl Puller {
                 let (Ok(message), Some(permit)) = (next, permits.pop()) else {
                     continue;
                 };
+                this.load.running.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(this.clone().handle(message, permit));
             }
             while tasks.try_join_next().is_some() {}
@@ -102,14 +115,26 @@ impl Puller {
         }
     }
 
-    /// Waits for at least one free process slot and takes as many more as are free now.
+    /// Waits for room under the tenant's cap and at least one free process slot, then takes
+    /// as many more slots as are free now and the cap allows.
     async fn free_slots(&self, shutdown: &ShutdownToken) -> Option<Vec<OwnedSemaphorePermit>> {
+        let room = loop {
+            let cap = self.tenant_cap.load(Ordering::Relaxed);
+            let room = cap.saturating_sub(self.load.running.load(Ordering::Relaxed));
+            if room > 0 {
+                break room;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = self.load.done.notified() => {}
+            }
+        };
         let first = tokio::select! {
             _ = shutdown.cancelled() => return None,
             permit = self.slots.clone().acquire_owned() => permit.ok()?,
         };
         let mut permits = vec![first];
-        while permits.len() < MAX_BATCH {
+        while permits.len() < MAX_BATCH.min(room) {
             match self.slots.clone().try_acquire_owned() {
                 Ok(permit) => permits.push(permit),
                 Err(_) => break,
@@ -122,6 +147,8 @@ impl Puller {
         self.worker.metrics.in_flight.inc();
         self.clone().work_message(message).await;
         self.worker.metrics.in_flight.dec();
+        self.load.running.fetch_sub(1, Ordering::Relaxed);
+        self.load.done.notify_one();
     }
 
     async fn work_message(self: Arc<Self>, message: Message) {

@@ -17,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use crate::metrics::TenantLabel;
 use crate::puller::Puller;
+use crate::tenant_caps::TenantCaps;
 use crate::worker::Worker;
 
 pub struct Supervisor {
@@ -60,9 +61,16 @@ impl Supervisor {
 
     pub async fn run(self, shutdown: ShutdownToken) {
         let mut pullers: HashMap<String, JoinHandle<()>> = HashMap::new();
+        let mut caps = TenantCaps::default();
         loop {
             pullers.retain(|_, handle| !handle.is_finished());
-            if let Err(error) = self.discover(&mut pullers, &shutdown).await {
+            if let Err(error) = caps.refresh(&self.worker.pool).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "tenant concurrency quotas not read; keeping the last known"
+                );
+            }
+            if let Err(error) = self.discover(&mut pullers, &caps, &shutdown).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "consumer discovery failed; retrying"
@@ -81,6 +89,7 @@ impl Supervisor {
     async fn discover(
         &self,
         pullers: &mut HashMap<String, JoinHandle<()>>,
+        caps: &TenantCaps,
         shutdown: &ShutdownToken,
     ) -> anyhow::Result<()> {
         self.topology.ensure_streams(&self.js).await?;
@@ -107,6 +116,8 @@ impl Supervisor {
                 worker: self.worker.clone(),
                 outbox: self.outbox.clone(),
                 slots: self.slots.clone(),
+                tenant_cap: caps.of(tenant),
+                load: Default::default(),
                 heartbeat: self.heartbeat,
                 drain: self.drain,
             };

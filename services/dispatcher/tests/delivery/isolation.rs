@@ -46,3 +46,41 @@ async fn a_hanging_webhook_does_not_delay_the_others(pool: PgPool) {
         hanging.count()
     );
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_tenant_gets_no_more_than_its_quota_even_if_its_consumer_allows_more(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[("HERALD_DELIVERY_TIMEOUT", "5s")]).await;
+    let key = stack.tenant("acme").await;
+    let hanging = Receiver::always(Reply::Hang).await;
+    stack.webhook(&key, &hanging.url()).await;
+    // The quota drops to 2 while the consumer still allows the default 20, as when the
+    // operator has not reconciled yet; the webhook itself would take 10.
+    stack.stop_dispatcher().await;
+    stack
+        .count("WITH q AS (UPDATE quotas SET max_concurrent_deliveries = 2 RETURNING 1) SELECT count(*) FROM q")
+        .await;
+    for n in 0..6 {
+        stack.emit(&key, json!({ "n": n })).await;
+    }
+    let lagging = herald_runtime::jetstream::ConsumerSettings {
+        max_ack_pending: 20,
+        ack_wait: Duration::from_secs(20),
+        max_deliver: 100,
+    };
+    stack
+        .topology()
+        .ensure_tenant_consumer(&stack.jetstream().await, "acme", lagging)
+        .await
+        .unwrap();
+    stack.start_dispatcher().await;
+    eventually("two attempts under way", Duration::from_secs(5), || async {
+        (hanging.count() >= 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        hanging.count(),
+        2,
+        "attempts in flight beyond the tenant's quota"
+    );
+}
