@@ -176,6 +176,38 @@ impl Cluster {
         webhook["id"].as_str().expect("a webhook id").to_owned()
     }
 
+    /// Sets quota fields of the tenant (a partial update, as the admin does).
+    pub async fn set_quotas(&self, tenant: &str, quotas: Value) {
+        let path = format!("/admin/tenants/{tenant}/quotas");
+        self.call(reqwest::Method::PUT, &path, ADMIN, quotas).await;
+    }
+
+    /// A tenant's `GET /quotas` answer.
+    pub async fn quotas(&self, tenant: &str, key: &str) -> Value {
+        let response = self
+            .http
+            .get(format!("{}/quotas/{tenant}", self.api))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("the API answers");
+        response.json().await.expect("a JSON answer")
+    }
+
+    /// Emits one `order.created` event once, whatever the answer; returns its status.
+    pub async fn try_emit(&self, key: &str, payload: Value) -> u16 {
+        let body = json!({ "type": "order.created", "payload": payload });
+        let response = self
+            .http
+            .post(format!("{}/events", self.api))
+            .bearer_auth(key)
+            .json(&body)
+            .timeout(Duration::from_secs(10))
+            .send()
+            .await;
+        response.map_or(0, |r| r.status().as_u16())
+    }
+
     /// Emits events numbered `numbers`, `parallel` at a time. Each is retried with its
     /// Idempotency-Key until accepted, as a careful client does through an outage; returns
     /// their ids.

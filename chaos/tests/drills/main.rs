@@ -8,4 +8,5 @@ mod netns;
 mod outages;
 mod receivers;
 mod restarts;
+mod slow_tenant;
 mod traces;
