@@ -63,6 +63,16 @@ for port in 18190 18191; do
   curl -sf -X POST "$api/webhooks" -H "Authorization: Bearer $key" -H "$json" \
     -d "{\"url\": \"http://127.0.0.1:$port/hook\"}" >/dev/null
 done
+# A tenant held to one event a second, sent three at once: its refusals are metrics too.
+limited=$(curl -sf -X POST "$api/admin/tenants" -H "Authorization: Bearer $HERALD_ADMIN_TOKEN" -H "$json" \
+  -d '{"name": "limited"}' | jq -r .api_key)
+curl -sf -X PUT "$api/admin/tenants/limited/quotas" -H "Authorization: Bearer $HERALD_ADMIN_TOKEN" \
+  -H "$json" -d '{"events_per_second": 1, "burst": 1}' >/dev/null
+curl -sf -X POST "$api/event-types" -H "Authorization: Bearer $limited" -H "$json" -d '{"name": "order.created"}' >/dev/null
+for _ in 1 2 3; do
+  curl -s -o /dev/null -X POST "$api/events" -H "Authorization: Bearer $limited" -H "$json" \
+    -d '{"type": "order.created", "payload": {}}'
+done
 log "scraping for a minute while events flow"
 deadline=$((SECONDS + 60))
 n=0

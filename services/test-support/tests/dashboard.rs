@@ -32,6 +32,7 @@ fn exported() -> BTreeSet<String> {
         event_type: "e".into(),
     };
     ingest.events_accepted.get_or_create(&event).inc();
+    ingest.rejected("t", "events_per_second");
 
     let mut dispatcher = Registry::with_prefix("herald");
     let dispatch = DispatchMetrics::register(&mut dispatcher);
