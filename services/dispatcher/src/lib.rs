@@ -101,6 +101,7 @@ pub fn supervisor(
         outbox,
         slots: Arc::new(Semaphore::new(config.dispatch.process_concurrency)),
         discovery_interval: DISCOVERY_INTERVAL,
+        default_tenant_cap: config.default_quotas.max_concurrent_deliveries as usize,
         heartbeat: config.ack_wait() / 3,
         drain: config.delivery_timeout + Duration::from_secs(5),
     })

@@ -27,6 +27,8 @@ pub struct Supervisor {
     pub outbox: Outbox,
     pub slots: Arc<Semaphore>,
     pub discovery_interval: Duration,
+    /// A tenant's concurrency cap until its quota is read (the default quota).
+    pub default_tenant_cap: usize,
     pub heartbeat: Duration,
     pub drain: Duration,
 }
@@ -61,7 +63,7 @@ impl Supervisor {
 
     pub async fn run(self, shutdown: ShutdownToken) {
         let mut pullers: HashMap<String, JoinHandle<()>> = HashMap::new();
-        let mut caps = TenantCaps::default();
+        let mut caps = TenantCaps::new(self.default_tenant_cap);
         loop {
             pullers.retain(|_, handle| !handle.is_finished());
             if let Err(error) = caps.refresh(&self.worker.pool).await {

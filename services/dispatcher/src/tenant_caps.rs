@@ -9,15 +9,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use anyhow::Context;
-use herald_domain::QuotaLimits;
 use sqlx::PgPool;
 
-#[derive(Default)]
 pub struct TenantCaps {
     caps: HashMap<String, Arc<AtomicUsize>>,
+    /// A new tenant's cap until its quota is read.
+    fallback: usize,
 }
 
 impl TenantCaps {
+    pub fn new(fallback: usize) -> Self {
+        Self {
+            caps: HashMap::new(),
+            fallback,
+        }
+    }
+
     /// Reads every tenant's quota and updates the values pullers hold.
     pub async fn refresh(&mut self, pool: &PgPool) -> anyhow::Result<()> {
         let rows: Vec<(String, i32)> = sqlx::query_as(
@@ -37,11 +44,11 @@ impl TenantCaps {
         Ok(())
     }
 
-    /// The tenant's cap, shared with whoever holds it; the default quota until it is read.
+    /// The tenant's cap, shared with whoever holds it; the fallback until it is read.
     pub fn of(&self, tenant: &str) -> Arc<AtomicUsize> {
-        self.caps.get(tenant).cloned().unwrap_or_else(|| {
-            let default = QuotaLimits::default().max_concurrent_deliveries;
-            Arc::new(AtomicUsize::new(default as usize))
-        })
+        self.caps
+            .get(tenant)
+            .cloned()
+            .unwrap_or_else(|| Arc::new(AtomicUsize::new(self.fallback)))
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use herald_domain::{AddressPolicy, QuotaLimits};
+use herald_domain::AddressPolicy;
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::http_trace::TraceRequests;
 use herald_runtime::jetstream::{ConsumerSettings, Topology};
@@ -142,7 +142,7 @@ fn background_with(
 
 fn publisher(config: &Config, pool: PgPool, nats: async_nats::Client) -> Publisher {
     let defaults = ConsumerSettings {
-        max_ack_pending: i64::from(QuotaLimits::default().max_concurrent_deliveries),
+        max_ack_pending: i64::from(config.default_quotas.max_concurrent_deliveries),
         ack_wait: config.ack_wait(),
         max_deliver: config.dispatch.max_deliver,
     };
@@ -182,6 +182,7 @@ fn build_endpoint(
         publisher: Arc::new(publisher(config, pool.clone(), nats.clone())),
         rate_limiter: Arc::new(RateLimiter::new(pool.clone())),
         dlq_gate: Arc::new(DlqGate::new(pool.clone())),
+        default_quotas: config.default_quotas,
     };
     let api = crate::api::service().server("/");
     let spec = api.spec_endpoint();

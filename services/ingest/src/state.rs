@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use herald_domain::AddressPolicy;
+use herald_domain::{AddressPolicy, QuotaLimits};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -25,6 +25,8 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     pub rate_limiter: Arc<RateLimiter>,
     pub dlq_gate: Arc<DlqGate>,
+    /// What a new tenant's quotas start as.
+    pub default_quotas: QuotaLimits,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

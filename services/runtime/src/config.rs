@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use herald_domain::QuotaLimits;
 use herald_domain::duration::{parse_duration, parse_duration_list};
 use ipnet::IpNet;
 
@@ -27,6 +28,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Where traces go (OTLP over HTTP, protobuf); `None` exports nothing.
     pub otlp_endpoint: Option<String>,
+    /// The quotas a new tenant starts with (`HERALD_DEFAULT_QUOTAS` over the built-in ones).
+    pub default_quotas: QuotaLimits,
     pub dispatch: DispatchLimits,
 }
 
@@ -61,6 +64,7 @@ impl std::fmt::Debug for Config {
             .field("allow_private_cidrs", &self.allow_private_cidrs)
             .field("log_format", &self.log_format)
             .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("default_quotas", &self.default_quotas)
             .finish_non_exhaustive()
     }
 }
@@ -99,6 +103,9 @@ impl Config {
                 other => bail!("HERALD_LOG_FORMAT must be json or pretty, not {other:?}"),
             },
             otlp_endpoint: get("OTEL_EXPORTER_OTLP_ENDPOINT")?.filter(|e| !e.trim().is_empty()),
+            default_quotas: QuotaLimits::default()
+                .with_overrides(&or("HERALD_DEFAULT_QUOTAS", "")?)
+                .map_err(|e| anyhow::anyhow!("HERALD_DEFAULT_QUOTAS: {e}"))?,
             dispatch: DispatchLimits {
                 process_concurrency: positive(&get, "HERALD_DISPATCHER_CONCURRENCY", 256)?,
                 webhook_concurrency: positive(&get, "HERALD_WEBHOOK_CONCURRENCY", 10)?,
@@ -185,6 +192,18 @@ mod tests {
         assert_eq!(c.delivery_timeout, Duration::from_secs(15));
         assert!(c.allow_private_cidrs.is_empty());
         assert_eq!(c.log_format, LogFormat::Json);
+        assert_eq!(c.default_quotas, herald_domain::QuotaLimits::default());
+        assert_eq!(c.otlp_endpoint, None);
+    }
+
+    #[test]
+    fn default_quotas_are_set_by_name() {
+        let c = config(&[(
+            "HERALD_DEFAULT_QUOTAS",
+            "events_per_second=500,max_webhooks=7",
+        )]);
+        let quotas = c.unwrap().default_quotas;
+        assert_eq!((quotas.events_per_second, quotas.max_webhooks), (500, 7));
     }
 
     #[test]
@@ -215,6 +234,7 @@ mod tests {
             ("HERALD_NATS_PREFIX", "a.b"),
             ("HERALD_WEBHOOK_CONCURRENCY", "0"),
             ("HERALD_MAX_DELIVER", "lots"),
+            ("HERALD_DEFAULT_QUOTAS", "burst=0"),
         ] {
             let err = format!("{:#}", config(&[(name, value)]).unwrap_err());
             assert!(err.contains(name), "{name}: {err}");

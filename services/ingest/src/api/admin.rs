@@ -116,14 +116,13 @@ impl AdminApi {
         let name = TenantName::parse(&body.value.name)
             .map_err(|e| ApiError::bad_request("invalid_name", format!("name: {e}")))?;
         let key = ApiKey::generate();
-        let row = store::tenants::create(&state.pool, &name, &key)
+        let row = store::tenants::create(&state.pool, &name, &key, &state.default_quotas)
             .await?
             .ok_or_else(|| {
                 ApiError::conflict("tenant_exists", format!("a tenant named {name:?} exists"))
             })?;
         // Its JetStream consumer; if NATS is down now, the relay creates it once NATS is back.
-        let concurrency =
-            i64::from(herald_domain::QuotaLimits::default().max_concurrent_deliveries);
+        let concurrency = i64::from(state.default_quotas.max_concurrent_deliveries);
         if let Err(error) = state
             .publisher
             .ensure_tenant(name.as_str(), concurrency)

@@ -15,11 +15,12 @@ pub struct TenantRow {
     pub created_at: DateTime<Utc>,
 }
 
-/// Creates the tenant with its first API key and default quotas. `None`: the name is taken.
+/// Creates the tenant with its first API key and its quotas. `None`: the name is taken.
 pub async fn create(
     pool: &PgPool,
     name: &TenantName,
     key: &ApiKey,
+    limits: &QuotaLimits,
 ) -> anyhow::Result<Option<TenantRow>> {
     let mut tx = pool.begin().await.context("starting transaction")?;
     let tenant: Option<TenantRow> = sqlx::query_as(
@@ -42,7 +43,7 @@ pub async fn create(
         .execute(&mut *tx)
         .await
         .context("inserting API key")?;
-    quotas::upsert(&mut tx, tenant.id, &QuotaLimits::default()).await?;
+    quotas::upsert(&mut tx, tenant.id, limits).await?;
     audit::record(
         &mut tx,
         AuditEntry {

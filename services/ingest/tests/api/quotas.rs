@@ -109,3 +109,20 @@ async fn the_concurrency_quota_is_the_tenant_consumers_max_ack_pending(pool: PgP
         .expect(200);
     assert_eq!(consumer_cap().await, 7);
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn new_tenants_start_with_the_configured_default_quotas(pool: PgPool) {
+    let settings = [(
+        "HERALD_DEFAULT_QUOTAS",
+        "events_per_second=500,max_concurrent_deliveries=9",
+    )];
+    let app = crate::helpers::spawn_app_with(pool, &settings).await;
+    let key = app.tenant("acme").await;
+    let report = app.get(&key, "/quotas/acme").await.expect(200);
+    assert_eq!(report.body["limits"]["events_per_second"], 500);
+    assert_eq!(report.body["limits"]["max_concurrent_deliveries"], 9);
+    assert_eq!(
+        report.body["limits"]["burst"], 200,
+        "unnamed limits keep the built-in default"
+    );
+}
