@@ -90,10 +90,14 @@ impl TestApp {
         let client = herald_runtime::nats::connect(&self.config.nats_url, "ingest-replica")
             .await
             .expect("NATS connects");
-        let endpoint = herald_ingest::endpoint(&self.config, self.pool.clone(), client).boxed();
+        // Its own connection pool too, to the same database.
+        let pool = PgPool::connect_with(self.pool.connect_options().as_ref().clone())
+            .await
+            .expect("the replica connects");
+        let endpoint = herald_ingest::endpoint(&self.config, pool.clone(), client).boxed();
         TestApp {
             client: TestClient::new(endpoint),
-            pool: self.pool.clone(),
+            pool,
             nats: None,
             config: self.config.clone(),
         }
