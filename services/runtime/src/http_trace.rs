@@ -5,6 +5,7 @@
 
 use std::time::Instant;
 
+use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 use poem_openapi::OperationId;
 use tracing::Instrument;
@@ -24,6 +25,14 @@ impl<E: Endpoint> Middleware<E> for TraceRequests {
 
 pub struct TraceRequestsEndpoint<E> {
     inner: E,
+}
+
+/// The status a request was answered with, and its OpenAPI operation if it matched one.
+pub fn answered(result: &Result<Response>) -> (StatusCode, Option<&'static str>) {
+    match result {
+        Ok(resp) => (resp.status(), resp.data::<OperationId>().map(|o| o.0)),
+        Err(err) => (err.status(), err.data::<OperationId>().map(|o| o.0)),
+    }
 }
 
 /// Paths that are polled, not used.
@@ -60,10 +69,7 @@ impl<E: Endpoint> Endpoint for TraceRequestsEndpoint<E> {
             .instrument(span.clone())
             .await
             .map(IntoResponse::into_response);
-        let (status, operation) = match &result {
-            Ok(resp) => (resp.status(), resp.data::<OperationId>().map(|o| o.0)),
-            Err(err) => (err.status(), err.data::<OperationId>().map(|o| o.0)),
-        };
+        let (status, operation) = answered(&result);
         if let Some(operation) = operation {
             rename(&span, format!("{method} {operation}"));
             span.record("operation", operation);

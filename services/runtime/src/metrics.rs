@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
-use poem_openapi::OperationId;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -98,10 +97,7 @@ impl<E: Endpoint> Endpoint for ObserveHttpEndpoint<E> {
         let method = req.method().to_string();
         let path = req.uri().path().to_owned();
         let result = self.inner.call(req).await.map(IntoResponse::into_response);
-        let (status, operation) = match &result {
-            Ok(resp) => (resp.status(), resp.data::<OperationId>().map(|o| o.0)),
-            Err(err) => (err.status(), err.data::<OperationId>().map(|o| o.0)),
-        };
+        let (status, operation) = crate::http_trace::answered(&result);
         let operation = operation.map(str::to_owned).unwrap_or_else(|| {
             // Plain routes (health, docs) have fixed paths; anything else is unmatched.
             match path.as_str() {

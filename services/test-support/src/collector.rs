@@ -11,8 +11,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::trace::v1::Span;
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Body, EndpointExt, Response, Route, Server, handler};
+use poem::{Body, EndpointExt, Response, Route, handler};
 use prost::Message;
 
 /// One exported span, with the ids as lowercase hex as in `traceparent`.
@@ -64,17 +63,8 @@ pub struct Collector {
 impl Collector {
     pub async fn start() -> Self {
         let spans = Spans::default();
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("collector binds");
-        let addr = *acceptor.local_addr()[0]
-            .as_socket_addr()
-            .expect("a TCP address");
         let app = Route::new().at("/v1/traces", export.data(spans.clone()));
-        let server = tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor).run(app).await;
-        });
+        let (addr, server) = crate::loopback::serve(app).await;
         Self {
             addr,
             spans,

@@ -4,6 +4,7 @@
 
 pub mod collector;
 mod eventually;
+mod loopback;
 mod nats_server;
 pub mod pg_cluster;
 pub mod process;

@@ -7,8 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use poem::http::StatusCode;
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Body, EndpointExt, Request, Response, Route, Server, handler};
+use poem::{Body, EndpointExt, Request, Response, Route, handler};
 
 /// How the receiver answers one request.
 #[derive(Debug, Clone)]
@@ -67,17 +66,8 @@ impl Receiver {
             default: Some(default),
             received: Vec::new(),
         }));
-        let acceptor = TcpListener::bind("127.0.0.1:0")
-            .into_acceptor()
-            .await
-            .expect("receiver binds");
-        let addr = *acceptor.local_addr()[0]
-            .as_socket_addr()
-            .expect("a TCP address");
         let app = Route::new().at("/*path", receive.data(state.clone()));
-        let server = tokio::spawn(async move {
-            let _ = Server::new_with_acceptor(acceptor).run(app).await;
-        });
+        let (addr, server) = crate::loopback::serve(app).await;
         Self {
             addr,
             state,
