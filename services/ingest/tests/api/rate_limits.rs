@@ -7,6 +7,8 @@ use poem::http::Method;
 use serde_json::json;
 use sqlx::PgPool;
 
+use herald_test_support::eventually;
+
 use crate::helpers::{TestApp, spawn_app};
 
 async fn set_rate(app: &TestApp, tenant: &str, per_second: u32, burst: u32) {
@@ -65,8 +67,12 @@ async fn over_the_rate_a_tenant_gets_429_with_retry_after_and_others_do_not(pool
     assert!(!text.contains(r#"quota_rejections_total{tenant="tenant-b""#));
 
     // Waiting as told is enough.
-    tokio::time::sleep(Duration::from_secs(retry_after)).await;
-    app.emit(&a, "order.created", json!({})).await.expect(201);
+    eventually(
+        "accepted again once Retry-After has passed",
+        Duration::from_secs(retry_after + 1),
+        || async { (app.emit(&a, "order.created", json!({})).await.status == 201).then_some(()) },
+    )
+    .await;
 }
 
 /// Emits back to back until `run_for` has passed since `started`; (accepted, refused).
