@@ -1,7 +1,21 @@
 //! The Herald operator: `WebhookTenant` resources (`resource`) reconciled into Herald tenants,
-//! their JetStream consumers and quotas. `crdgen` writes the CRD from the Rust type.
+//! their JetStream consumers and quotas (`controller`, `apply`, `cleanup`), through Herald's
+//! admin API (`herald_api`) and JetStream (`consumer`). One replica leads (`leader`);
+//! `/healthz`, `/readyz` and `/metrics` are in `http`. `crdgen` writes the CRD from the type.
 
+pub mod apply;
+pub mod cleanup;
+pub mod conditions;
+pub mod consumer;
+pub mod controller;
+pub mod error;
+pub mod herald_api;
+pub mod http;
+pub mod leader;
+pub mod metrics;
 pub mod resource;
+pub mod secret;
+pub mod settings;
 
 /// The CRD file's text: a header saying where it comes from, then the YAML.
 pub fn crd_yaml(

@@ -4,7 +4,7 @@
 
 pub mod collector;
 mod eventually;
-mod loopback;
+pub mod loopback;
 mod nats_server;
 pub mod pg_cluster;
 pub mod process;

@@ -1,0 +1,36 @@
+//! What can stop a reconciliation, and the reason each is counted and reported under.
+
+use crate::herald_api::HeraldError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Herald(#[from] HeraldError),
+    #[error("NATS: {0:#}")]
+    Nats(anyhow::Error),
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// `spec.tenant` differs from the tenant this resource created: the name is fixed.
+    #[error(
+        "spec.tenant is {wanted:?} but this resource manages tenant {managed:?}; the tenant name is fixed once created (delete and re-create the resource to move it)"
+    )]
+    TenantRenamed { managed: String, wanted: String },
+    #[error("the resource has no namespace or name")]
+    Unnamed,
+}
+
+impl Error {
+    /// One CamelCase word: the condition reason, the Event reason and the metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Herald(HeraldError::Unavailable(_)) => "HeraldUnavailable",
+            Self::Herald(HeraldError::Refused { .. }) => "HeraldRefused",
+            Self::Nats(_) => "NatsUnavailable",
+            Self::Kube(_) => "KubernetesApiError",
+            Self::TenantRenamed { .. } => "TenantRenamed",
+            Self::Unnamed => "Unnamed",
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
