@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
@@ -147,17 +146,15 @@ pub fn error_policy(resource: Arc<WebhookTenant>, error: &Error, ctx: Arc<Contex
     Action::requeue(delay)
 }
 
-/// Watches every `WebhookTenant` (and the Secrets they own, so a deleted key Secret is
-/// replaced) until `shutdown` completes.
+/// Watches every `WebhookTenant` until `shutdown` completes. Secrets are not watched (that
+/// would take list and watch on every Secret in the cluster): a deleted key Secret is
+/// replaced on the next resync.
 pub async fn run(
     ctx: Arc<Context>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let resources: Api<WebhookTenant> = Api::all(ctx.client.clone());
-    let secrets: Api<Secret> = Api::all(ctx.client.clone());
-    let owned = watcher::Config::default().labels("app.kubernetes.io/managed-by=herald-operator");
     Controller::new(resources, watcher::Config::default())
-        .owns(secrets, owned)
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
