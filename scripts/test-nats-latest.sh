@@ -14,4 +14,4 @@ export HERALD_TEST_NATS_SERVER
 HERALD_TEST_NATS_SERVER=$(ls "$root"/.tools/nats-*/bin/nats-server | sort -V | tail -n 1)
 log "JetStream tests against $("$HERALD_TEST_NATS_SERVER" --version)"
 cd "$root"
-cargo test --locked -p herald-ingest -p herald-dispatcher -p herald-dlq
+cargo test --locked -p herald-ingest -p herald-dispatcher -p herald-dlq -p herald-operator
