@@ -31,17 +31,18 @@ pub async fn apply(resource: &WebhookTenant, ctx: &Context) -> Result<Action> {
     let mut progress = Progress::default();
     let outcome = converge(resource, ctx, &mut progress).await;
     let status = status(resource, &progress, outcome.as_ref().err());
-    write_status(resource, ctx, status).await?;
-    if let Err(error) = &outcome {
-        ctx.publish(
-            resource,
-            EventType::Warning,
-            error.reason(),
-            error.to_string(),
-        )
-        .await;
+    let written = write_status(resource, ctx, status).await;
+    let Err(error) = outcome else {
+        return written.map(|()| Action::requeue(ctx.resync));
+    };
+    // The first error is the one to report; a status that could not be written is logged.
+    if let Err(unwritten) = written {
+        tracing::warn!(error = %unwritten, "status not written");
     }
-    outcome.map(|()| Action::requeue(ctx.resync))
+    let note = error.to_string();
+    ctx.publish(resource, EventType::Warning, error.reason(), note)
+        .await;
+    Err(error)
 }
 
 async fn converge(resource: &WebhookTenant, ctx: &Context, progress: &mut Progress) -> Result<()> {
