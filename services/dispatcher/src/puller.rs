@@ -19,7 +19,7 @@ use herald_domain::job::DeliveryJob;
 use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::trace_context;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -39,8 +39,9 @@ pub struct Puller {
     pub worker: Arc<Worker>,
     pub outbox: Outbox,
     pub slots: Arc<Semaphore>,
-    /// The tenant's `max_concurrent_deliveries`, kept current by the supervisor.
-    pub tenant_cap: Arc<AtomicUsize>,
+    /// The tenant's `max_concurrent_deliveries`, 0 while it is not active; kept current by
+    /// the supervisor.
+    pub tenant_cap: watch::Receiver<usize>,
     /// The tenant's jobs in flight in this process.
     pub load: TenantLoad,
     /// How often a job in progress tells JetStream it is still being worked.
@@ -116,17 +117,21 @@ impl Puller {
     }
 
     /// Waits for room under the tenant's cap and at least one free process slot, then takes
-    /// as many more slots as are free now and the cap allows.
+    /// as many more slots as are free now and the cap allows. With no room (a cap of 0 while
+    /// the tenant is suspended, or its jobs in flight at the cap) it sleeps until a job
+    /// finishes or the cap changes.
     async fn free_slots(&self, shutdown: &ShutdownToken) -> Option<Vec<OwnedSemaphorePermit>> {
+        let mut cap = self.tenant_cap.clone();
         let room = loop {
-            let cap = self.tenant_cap.load(Ordering::Relaxed);
-            let room = cap.saturating_sub(self.load.running.load(Ordering::Relaxed));
+            let limit = *cap.borrow_and_update();
+            let room = limit.saturating_sub(self.load.running.load(Ordering::Relaxed));
             if room > 0 {
                 break room;
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return None,
                 _ = self.load.done.notified() => {}
+                _ = cap_change(&mut cap) => {}
             }
         };
         let first = tokio::select! {
@@ -214,6 +219,14 @@ impl Puller {
                 );
             }
         });
+    }
+}
+
+/// Resolves when the cap changes; never, once nobody can change it any more (the supervisor
+/// is gone and shutdown is under way), so a waiting puller does not spin.
+async fn cap_change(cap: &mut watch::Receiver<usize>) {
+    if cap.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

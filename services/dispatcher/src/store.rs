@@ -29,6 +29,8 @@ pub struct Claimed {
     pub occurred_at: DateTime<Utc>,
     /// When Herald accepted the event: the start of its end-to-end latency.
     pub created_at: DateTime<Utc>,
+    /// The tenant's own retry delays in milliseconds; `None`: the platform's schedule.
+    pub retry_schedule_ms: Option<Vec<i64>>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -51,7 +53,8 @@ pub struct State {
 }
 
 /// Takes the delivery for one attempt: it must be `pending` and due, or `processing` under a
-/// lease that ran out (its dispatcher died). `None`: not claimable now.
+/// lease that ran out (its dispatcher died). `None`: not claimable now. Reads what the
+/// attempt needs, the tenant's retry schedule included, in the same statement.
 pub async fn claim(
     pool: &PgPool,
     delivery: Uuid,
@@ -65,11 +68,12 @@ pub async fn claim(
            WHERE id = $1 AND generation = $3 AND (
                  (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
               OR (status = 'processing' AND lease_until < now()))
-           RETURNING attempts, attempt_base, webhook_id, event_id)
+           RETURNING attempts, attempt_base, webhook_id, event_id, tenant_id)
          SELECT c.attempts, c.attempt_base, w.url, w.secrets, w.enabled AS webhook_enabled,
                 w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
-                e.event_type, e.payload, e.occurred_at, e.created_at
-         FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id",
+                e.event_type, e.payload, e.occurred_at, e.created_at, t.retry_schedule_ms
+         FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id
+              JOIN tenants t ON t.id = c.tenant_id",
     )
     .bind(delivery)
     .bind(lease.as_secs_f64())

@@ -1,6 +1,7 @@
 //! Finds the tenants' consumers on the deliveries stream and keeps one puller per consumer.
 //! Locally ingest creates a consumer with each tenant; on Kubernetes the operator does. New
-//! consumers are picked up within a discovery interval; a puller whose consumer vanished ends.
+//! consumers are picked up within a discovery interval; a puller whose consumer vanished (its
+//! tenant was disabled) is stopped, even one idle at a cap of 0.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +20,12 @@ use crate::metrics::TenantLabel;
 use crate::puller::Puller;
 use crate::tenant_caps::TenantCaps;
 use crate::worker::Worker;
+
+/// A puller's task, and its own stop signal (a child of the process's shutdown).
+struct Running {
+    handle: JoinHandle<()>,
+    stop: ShutdownToken,
+}
 
 pub struct Supervisor {
     pub js: JetStream,
@@ -62,17 +69,17 @@ impl Supervisor {
     }
 
     pub async fn run(self, shutdown: ShutdownToken) {
-        let mut pullers: HashMap<String, JoinHandle<()>> = HashMap::new();
+        let mut pullers: HashMap<String, Running> = HashMap::new();
         let mut caps = TenantCaps::new(self.default_tenant_cap);
         loop {
-            pullers.retain(|_, handle| !handle.is_finished());
+            pullers.retain(|_, running| !running.handle.is_finished());
             if let Err(error) = caps.refresh(&self.worker.pool).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "tenant concurrency quotas not read; keeping the last known"
                 );
             }
-            if let Err(error) = self.discover(&mut pullers, &caps, &shutdown).await {
+            if let Err(error) = self.discover(&mut pullers, &mut caps, &shutdown).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "consumer discovery failed; retrying"
@@ -83,15 +90,15 @@ impl Supervisor {
                 _ = tokio::time::sleep(self.discovery_interval) => {}
             }
         }
-        for (_, handle) in pullers {
-            let _ = handle.await;
+        for (_, running) in pullers {
+            let _ = running.handle.await;
         }
     }
 
     async fn discover(
         &self,
-        pullers: &mut HashMap<String, JoinHandle<()>>,
-        caps: &TenantCaps,
+        pullers: &mut HashMap<String, Running>,
+        caps: &mut TenantCaps,
         shutdown: &ShutdownToken,
     ) -> anyhow::Result<()> {
         self.topology.ensure_streams(&self.js).await?;
@@ -100,6 +107,12 @@ impl Supervisor {
             .get_stream(self.topology.deliveries_stream())
             .await?;
         let names: Vec<String> = stream.consumer_names().try_collect().await?;
+        for (name, running) in pullers.iter() {
+            if !names.contains(name) && !running.stop.is_cancelled() {
+                tracing::info!(consumer = %name, "consumer deleted; its puller stops");
+                running.stop.cancel();
+            }
+        }
         for name in names {
             let Some(tenant) = Topology::tenant_of_consumer(&name) else {
                 continue;
@@ -124,7 +137,9 @@ impl Supervisor {
                 drain: self.drain,
             };
             tracing::info!(tenant, "pulling deliveries");
-            pullers.insert(name.clone(), tokio::spawn(puller.run(shutdown.clone())));
+            let stop = shutdown.child_token();
+            let handle = tokio::spawn(puller.run(stop.clone()));
+            pullers.insert(name.clone(), Running { handle, stop });
         }
         Ok(())
     }

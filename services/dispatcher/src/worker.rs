@@ -1,6 +1,7 @@
 //! The worker step: one delivery job in, one `Outcome` out. The loop that maps outcomes to
 //! JetStream acks lives in `puller`; tests call this step directly.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use herald_domain::envelope::envelope_body;
 use herald_domain::job::{DeadLetter, DeadReason, DeliveryJob};
 use herald_domain::retry::{Decision, RetryPolicy, decide};
 use herald_domain::traceparent::TraceParent;
-use herald_domain::{DeliveryId, EventId};
+use herald_domain::{DeliveryId, EventId, TenantRetrySchedule};
 use herald_runtime::trace_context::traceparent;
 use sqlx::PgPool;
 use tracing::Instrument;
@@ -56,6 +57,8 @@ const MIN_DEFER: Duration = Duration::from_millis(100);
 pub struct Worker {
     pub pool: PgPool,
     pub sender: Sender,
+    /// The platform's policy (`HERALD_RETRY_SCHEDULE`); a tenant's own schedule replaces
+    /// its delays for that tenant's deliveries.
     pub policy: RetryPolicy,
     pub dead_letters: DeadLetters,
     /// How long a claim holds a delivery: an attempt plus its bookkeeping.
@@ -86,7 +89,8 @@ impl Worker {
         let verdict = classify(&report.result);
         // The schedule counts the attempts since the latest manual retry.
         let in_cycle = (attempt - claimed.attempt_base).unsigned_abs();
-        let decision = decide(verdict, in_cycle, &self.policy, rand::random());
+        let policy = self.policy_for(&claimed);
+        let decision = decide(verdict, in_cycle, &policy, rand::random());
         let error = (verdict != Verdict::Success).then(|| describe(&report.result));
         self.metrics.observe_attempt(&report, decision);
         let attempted = Attempted {
@@ -98,6 +102,19 @@ impl Worker {
         self.carry_out(job, tenant, &claimed, attempted)
             .instrument(spans::decide())
             .await
+    }
+
+    /// The tenant's own schedule when it has one, with the platform's jitter and
+    /// `Retry-After` cap; otherwise the platform's policy.
+    fn policy_for(&self, claimed: &Claimed) -> Cow<'_, RetryPolicy> {
+        let tenant = claimed
+            .retry_schedule_ms
+            .as_deref()
+            .and_then(TenantRetrySchedule::from_millis);
+        match tenant {
+            Some(schedule) => Cow::Owned(self.policy.with_schedule(schedule.delays().to_vec())),
+            None => Cow::Borrowed(&self.policy),
+        }
     }
 
     /// Records the attempt and acts on the decision: done, the next job, or the DLQ.

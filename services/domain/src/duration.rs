@@ -24,6 +24,21 @@ pub fn parse_duration(raw: &str) -> Result<Duration, InvalidDuration> {
     millis.map(Duration::from_millis).ok_or_else(invalid)
 }
 
+/// The duration in its largest exact unit (`90s`, `2m`, `1500ms`), as `parse_duration` reads
+/// it back; sub-millisecond parts are dropped. Zero is `0s`.
+pub fn format_duration(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// A comma-separated list such as `1s,4s,16s`. An empty list is refused.
 pub fn parse_duration_list(raw: &str) -> Result<Vec<Duration>, InvalidDuration> {
     if raw.trim().is_empty() {
@@ -57,6 +72,24 @@ mod tests {
             "99999999999999999999h",
         ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn formats_in_the_largest_exact_unit_and_reads_back() {
+        for (ms, shown) in [
+            (0, "0s"),
+            (250, "250ms"),
+            (1_000, "1s"),
+            (1_500, "1500ms"),
+            (90_000, "90s"),
+            (300_000, "5m"),
+            (5_400_000, "90m"),
+            (7_200_000, "2h"),
+        ] {
+            let duration = Duration::from_millis(ms);
+            assert_eq!(format_duration(duration), shown);
+            assert_eq!(parse_duration(shown), Ok(duration));
         }
     }
 

@@ -14,6 +14,7 @@ pub mod secret;
 pub mod signing;
 pub mod ssrf;
 pub mod status;
+pub mod tenant;
 pub mod traceparent;
 pub mod webhook_url;
 
@@ -23,4 +24,5 @@ pub use names::{EventTypeName, TenantName};
 pub use quotas::QuotaLimits;
 pub use secret::WebhookSecret;
 pub use ssrf::AddressPolicy;
+pub use tenant::{TenantRetrySchedule, TenantStatus};
 pub use webhook_url::WebhookUrl;

@@ -27,6 +27,14 @@ impl RetryPolicy {
         }
     }
 
+    /// The same policy (jitter, `Retry-After` cap) over another schedule: a tenant's own.
+    pub fn with_schedule(&self, schedule: Vec<Duration>) -> Self {
+        Self {
+            schedule,
+            ..self.clone()
+        }
+    }
+
     /// Attempts in all: the first plus one per scheduled delay.
     pub fn max_attempts(&self) -> u32 {
         u32::try_from(self.schedule.len()).map_or(u32::MAX, |n| n.saturating_add(1))
@@ -90,6 +98,22 @@ mod tests {
                 "{unit}: {delay:?}"
             );
         }
+    }
+
+    #[test]
+    fn another_schedule_keeps_the_jitter_and_the_cap() {
+        let platform = RetryPolicy {
+            jitter: 0.5,
+            ..default_policy()
+        };
+        let tenant = platform.with_schedule(vec![Duration::from_millis(100)]);
+        assert_eq!(tenant.max_attempts(), 2);
+        assert_eq!(tenant.jitter, 0.5);
+        assert_eq!(tenant.max_retry_after, platform.max_retry_after);
+        assert_eq!(
+            tenant.delay_after(1, None, 1.0),
+            Some(Duration::from_millis(150))
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Who is calling: a tenant by its API key, or the platform admin by its token. Both are
 //! `Authorization: Bearer ...`.
 
-use herald_domain::TenantId;
 use herald_domain::api_key::hash_api_key;
 use herald_domain::ids::ApiKeyId;
+use herald_domain::{TenantId, TenantStatus};
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -41,11 +41,12 @@ pub struct AdminAuth(pub Admin);
 #[derive(Debug, Clone, Copy)]
 pub struct Admin;
 
-/// Either credential, for routes both may use.
+/// Either credential, for routes both may use. The admin token is tried first, so a tenant
+/// key's own refusal (unknown key, disabled tenant) is the one the caller sees.
 #[derive(SecurityScheme)]
 pub enum TenantOrAdmin {
-    Tenant(TenantAuth),
     Admin(AdminAuth),
+    Tenant(TenantAuth),
 }
 
 fn state(req: &Request) -> poem::Result<&AppState> {
@@ -53,18 +54,28 @@ fn state(req: &Request) -> poem::Result<&AppState> {
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState missing from request")).into())
 }
 
+/// A live key of a tenant that is not disabled. A disabled tenant's keys answer 403
+/// `tenant_disabled`: the key is right, the tenant is switched off (a suspended tenant's
+/// keys work; only its deliveries wait).
 async fn check_tenant_key(req: &Request, bearer: Bearer) -> poem::Result<Tenant> {
     let state = state(req)?;
-    let row: Option<(Uuid, String, Uuid)> = sqlx::query_as(
-        "SELECT t.id, t.name, k.id FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+    let row: Option<(Uuid, String, String, Uuid)> = sqlx::query_as(
+        "SELECT t.id, t.name, t.status, k.id FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
     .bind(hash_api_key(&bearer.token))
     .fetch_optional(&state.pool)
     .await
     .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("looking up an API key")))?;
-    let (tenant_id, name, key_id) =
+    let (tenant_id, name, status, key_id) =
         row.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+    if status.parse() == Ok(TenantStatus::Disabled) {
+        return Err(ApiError::forbidden(
+            "tenant_disabled",
+            format!("tenant {name:?} is disabled; ask the platform admin to enable it"),
+        )
+        .into());
+    }
     Ok(Tenant {
         id: TenantId::from_uuid(tenant_id),
         name,

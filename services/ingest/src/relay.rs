@@ -33,12 +33,15 @@ struct Unpublished {
     traceparent: Option<String>,
 }
 
-/// One pass: publishes up to a batch of unpublished deliveries older than `grace`.
+/// One pass: brings the JetStream topology up to date when tenants changed since the last
+/// pass or a change to it failed (NATS down when a tenant was created, disabled or enabled),
+/// then publishes up to a batch of unpublished deliveries older than `grace`.
 pub async fn relay_once(
     publisher: &Publisher,
     pool: &PgPool,
     grace: Duration,
 ) -> anyhow::Result<usize> {
+    publisher.ensure_topology_if_stale().await?;
     let rows: Vec<Unpublished> = sqlx::query_as(
         "SELECT d.id, d.event_id, d.webhook_id, d.tenant_id, d.generation, t.name AS tenant,
                 e.traceparent

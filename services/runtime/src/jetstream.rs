@@ -14,7 +14,9 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::consumer::{AckPolicy, pull};
+use async_nats::jetstream::stream::ConsumerErrorKind;
 use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, Context as JetStream};
 
@@ -186,6 +188,30 @@ impl Topology {
             .await
             .with_context(|| format!("creating consumer {name}"))?;
         Ok(())
+    }
+}
+
+impl Topology {
+    /// Deletes the tenant's consumer (a disabled tenant has none). Jobs already on its
+    /// subjects stay in the WorkQueue stream for a consumer created later. A consumer or
+    /// stream that is already gone counts as done.
+    pub async fn delete_tenant_consumer(&self, js: &JetStream, tenant: &str) -> anyhow::Result<()> {
+        let name = Self::consumer_name(tenant);
+        match js
+            .delete_consumer_from_stream(&name, self.deliveries_stream())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => match error.kind() {
+                ConsumerErrorKind::JetStream(inner)
+                    if [ErrorCode::CONSUMER_NOT_FOUND, ErrorCode::STREAM_NOT_FOUND]
+                        .contains(&inner.error_code()) =>
+                {
+                    Ok(())
+                }
+                _ => Err(anyhow::Error::new(error).context(format!("deleting consumer {name}"))),
+            },
+        }
     }
 }
 

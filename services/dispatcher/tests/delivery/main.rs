@@ -4,5 +4,6 @@
 
 mod contract;
 mod isolation;
+mod lifecycle;
 mod recovery;
 mod retries;

@@ -12,7 +12,7 @@ use poem_openapi::{OpenApiService, Tags};
 
 #[derive(Tags)]
 pub enum ApiTags {
-    /// Platform administration: tenants and their quotas (admin token).
+    /// Platform administration: tenants, their lifecycle, API keys and quotas (admin token).
     Admin,
     /// The tenant's catalog of event types, with optional JSON Schemas.
     EventTypes,
@@ -28,6 +28,8 @@ pub enum ApiTags {
 
 pub type Apis = (
     admin::AdminApi,
+    admin::TenantLifecycleApi,
+    admin::ApiKeysApi,
     event_types::EventTypesApi,
     webhooks::WebhooksApi,
     events::EventsApi,
@@ -40,6 +42,8 @@ pub fn service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             admin::AdminApi,
+            admin::TenantLifecycleApi,
+            admin::ApiKeysApi,
             event_types::EventTypesApi,
             webhooks::WebhooksApi,
             events::EventsApi,

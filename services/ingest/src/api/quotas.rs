@@ -161,7 +161,8 @@ impl QuotasApi {
     /// Set a tenant's quotas
     ///
     /// A partial update: fields left out keep their value. `tenant` is the id or the name.
-    /// Every change is written to the audit log with the limits before and after.
+    /// Every change is written to the audit log with the limits before and after. A disabled
+    /// tenant's quotas are stored too and apply once it is enabled.
     #[oai(
         path = "/admin/tenants/:tenant/quotas",
         method = "put",
@@ -192,11 +193,8 @@ impl QuotasApi {
         store::audit::record(&mut tx, entry).await?;
         tx.commit().await.map_err(anyhow::Error::new)?;
         if before.max_concurrent_deliveries != after.max_concurrent_deliveries {
-            let cap = i64::from(after.max_concurrent_deliveries);
-            if let Err(error) = state.publisher.ensure_tenant(&tenant.name, cap).await {
-                tracing::warn!(error = format!("{error:#}"), tenant = %tenant.name, "consumer not updated yet");
-                state.publisher.invalidate_topology();
-            }
+            // The consumer takes the new cap; a disabled tenant keeps having none.
+            state.publisher.sync_tenant(tenant.id).await;
         }
         Ok(Json(QuotaReport {
             tenant: TenantId::from_uuid(tenant.id).to_string(),

@@ -1,6 +1,7 @@
 //! The SQL behind the API, one module per table group. Every tenant-facing query takes the
 //! tenant id, so a tenant cannot reach another's rows by construction.
 
+pub mod api_keys;
 pub mod audit;
 pub mod dead_letters;
 pub mod deliveries;

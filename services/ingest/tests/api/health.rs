@@ -102,6 +102,9 @@ async fn the_openapi_document_describes_every_operation(pool: PgPool) {
     let paths = spec["paths"].as_object().unwrap();
     for (path, method) in [
         ("/admin/tenants", "post"),
+        ("/admin/tenants/{tenant}", "patch"),
+        ("/admin/tenants/{tenant}", "delete"),
+        ("/admin/tenants/{tenant}/api-keys", "post"),
         ("/admin/tenants/{tenant}/quotas", "put"),
         ("/event-types", "post"),
         ("/event-types", "get"),

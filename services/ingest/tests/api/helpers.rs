@@ -203,6 +203,73 @@ impl TestApp {
         .await
     }
 
+    async fn jetstream(&self) -> async_nats::jetstream::Context {
+        let client = herald_runtime::nats::connect(&self.config.nats_url, "consumer-check")
+            .await
+            .expect("NATS connects");
+        herald_runtime::jetstream::context(client)
+    }
+
+    /// Whether the deliveries stream can be read (after a restart, JetStream recovers its
+    /// streams a moment after the server listens).
+    pub async fn deliveries_stream_ready(&self) -> bool {
+        self.jetstream()
+            .await
+            .get_stream("herald_DELIVERIES")
+            .await
+            .is_ok()
+    }
+
+    /// The tenant consumer's `max_ack_pending`, or `None` when it does not exist.
+    pub async fn consumer_cap(&self, tenant: &str) -> Option<i64> {
+        let stream = self
+            .jetstream()
+            .await
+            .get_stream("herald_DELIVERIES")
+            .await
+            .expect("the deliveries stream exists");
+        let name = herald_runtime::jetstream::Topology::consumer_name(tenant);
+        let mut consumer = stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&name)
+            .await
+            .ok()?;
+        let info = consumer.info().await.expect("consumer info");
+        Some(info.config.max_ack_pending)
+    }
+
+    /// The outbox relay and housekeeping, as `run` starts them beside the API; they stop when
+    /// the returned guard is dropped.
+    pub async fn start_relay(&self) -> impl Sized + use<> {
+        let client = herald_runtime::nats::connect(&self.config.nats_url, "relay")
+            .await
+            .expect("NATS connects");
+        let token = herald_runtime::shutdown::ShutdownToken::new();
+        herald_ingest::background(&self.config, self.pool.clone(), client, token.clone());
+        token.drop_guard()
+    }
+
+    /// One pass of the outbox relay as a freshly started ingest runs it: the topology pass
+    /// (streams and tenant consumers), then the publishing of outstanding jobs.
+    pub async fn relay_pass(&self) {
+        let client = herald_runtime::nats::connect(&self.config.nats_url, "relay-test")
+            .await
+            .expect("NATS connects");
+        let outbox = herald_runtime::outbox::Outbox::new(
+            herald_runtime::jetstream::context(client),
+            herald_runtime::jetstream::Topology::new(&self.config.nats_prefix),
+            self.pool.clone(),
+        );
+        let defaults = herald_runtime::jetstream::ConsumerSettings {
+            max_ack_pending: 20,
+            ack_wait: self.config.ack_wait(),
+            max_deliver: self.config.dispatch.max_deliver,
+        };
+        let publisher = herald_ingest::publisher::Publisher::new(outbox, defaults);
+        herald_ingest::relay::relay_once(&publisher, &self.pool, herald_ingest::relay::GRACE)
+            .await
+            .expect("the relay pass succeeds");
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
             .fetch_one(&self.pool)

@@ -1,6 +1,7 @@
 //! The ingest API against a real PostgreSQL (a fresh database per test, from `#[sqlx::test]`)
 //! and a real nats-server per test.
 
+mod api_keys;
 mod event_types;
 mod events;
 mod fuzz;
@@ -11,5 +12,6 @@ mod immutability;
 mod isolation;
 mod quotas;
 mod rate_limits;
+mod tenant_lifecycle;
 mod tenants;
 mod webhooks;

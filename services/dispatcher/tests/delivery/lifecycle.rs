@@ -1,0 +1,128 @@
+//! A tenant's lifecycle as the dispatcher sees it: suspension pauses its deliveries without
+//! losing any, and its own retry schedule replaces the platform's.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use herald_test_support::{Receiver, Reply, eventually};
+use poem::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use herald_test_support::stack::{ADMIN, Stack, first_delivery};
+
+async fn patch_tenant(stack: &Stack, tenant: &str, body: Value) {
+    let path = format!("/admin/tenants/{tenant}");
+    let (status, answer) = stack.call(Method::PATCH, &path, ADMIN, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_suspended_tenants_deliveries_wait_then_arrive_once_each(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[]).await;
+    let key = stack.tenant("acme").await;
+    let other_key = stack.tenant("other").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    let other = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    stack.webhook(&other_key, &other.url()).await;
+    // Suspended before the dispatcher starts, so it is in force before the first event: a
+    // running dispatcher sees a change within a discovery pass (resuming below is live).
+    stack.stop_dispatcher().await;
+    patch_tenant(&stack, "acme", json!({ "status": "suspended" })).await;
+    stack.start_dispatcher().await;
+
+    let mut waiting = Vec::new();
+    for n in 0..5 {
+        waiting.push(first_delivery(&stack.emit(&key, json!({ "n": n })).await));
+        stack.emit(&other_key, json!({ "n": n })).await;
+    }
+    eventually(
+        "the other tenant's deliveries",
+        Duration::from_secs(10),
+        || async { (other.count() == 5).then_some(()) },
+    )
+    .await;
+    eventually("the other tenant's deliveries recorded", Duration::from_secs(5), || async {
+        let done = stack
+            .count("SELECT count(*) FROM deliveries d JOIN tenants t ON t.id = d.tenant_id WHERE t.name = 'other' AND d.status = 'success'")
+            .await;
+        (done == 5).then_some(())
+    })
+    .await;
+    let untouched = stack
+        .count("SELECT count(*) FROM deliveries d JOIN tenants t ON t.id = d.tenant_id WHERE t.name = 'acme' AND d.status = 'pending' AND d.attempts = 0")
+        .await;
+    assert_eq!(
+        untouched, 5,
+        "the suspended tenant's deliveries wait, unattempted"
+    );
+    assert_eq!(
+        receiver.count(),
+        0,
+        "nothing reached the suspended tenant's receiver"
+    );
+
+    patch_tenant(&stack, "acme", json!({ "status": "active" })).await;
+    // The puller idles at a cap of 0 and wakes when the next discovery pass (every second)
+    // raises it.
+    eventually(
+        "the resumed tenant's deliveries",
+        Duration::from_secs(5),
+        || async { (receiver.count() >= 5).then_some(()) },
+    )
+    .await;
+    for delivery in &waiting {
+        let done = stack
+            .wait_for(&key, delivery, "success", Duration::from_secs(5))
+            .await;
+        assert_eq!(done["attempt_count"], 1);
+    }
+    let ids: HashSet<String> = receiver
+        .received()
+        .iter()
+        .map(|r| r.header("webhook-id").unwrap().to_owned())
+        .collect();
+    assert_eq!(receiver.count(), 5, "each delivery arrived once");
+    assert_eq!(ids.len(), 5);
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_tenants_own_retry_schedule_replaces_the_platforms(pool: PgPool) {
+    // The platform waits 2 s between attempts; the tenant 100 ms, then 200 ms.
+    let stack = Stack::start(pool, &[("HERALD_RETRY_SCHEDULE", "2s,2s,2s,2s")]).await;
+    let key = stack.tenant("acme").await;
+    patch_tenant(
+        &stack,
+        "acme",
+        json!({ "retry_schedule": ["100ms", "200ms"] }),
+    )
+    .await;
+    let receiver = Receiver::always(Reply::Status(503)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    let delivery = first_delivery(&stack.emit(&key, json!({})).await);
+
+    let failed = stack
+        .wait_for(&key, &delivery, "failed", Duration::from_secs(10))
+        .await;
+    assert_eq!(failed["attempt_count"], 3, "two delays: three attempts");
+    let received = receiver.received();
+    assert_eq!(received.len(), 3);
+    for (i, scheduled) in [100, 200].into_iter().enumerate() {
+        let gap = received[i + 1].at - received[i].at;
+        let scheduled = Duration::from_millis(scheduled);
+        assert!(
+            gap >= scheduled,
+            "gap {i} was {gap:?}, scheduled {scheduled:?}"
+        );
+        // Jitter adds at most 10%; the platform's 2 s would be far beyond the allowance.
+        assert!(
+            gap <= scheduled.mul_f64(1.1) + Duration::from_millis(1000),
+            "gap {i} was {gap:?}"
+        );
+    }
+    eventually("the dead letter", Duration::from_secs(5), || async {
+        (stack.dead_letters().await == 1).then_some(())
+    })
+    .await;
+}
