@@ -22,7 +22,7 @@ async fn the_finalizer_comes_before_anything_is_created(pool: PgPool) {
     let herald = Herald::start(pool).await;
     let mut fresh = resource(spec(), 1, None);
     fresh.metadata.finalizers = None;
-    let (client, server) = ScriptedServer::start(vec![step(Method::PATCH, RESOURCE, Reply::Echo)]);
+    let (client, server) = ScriptedServer::start(vec![step(Method::PATCH, RESOURCE, stored())]);
 
     let action = reconcile(fresh.into(), herald.context(client.clone())).await;
     let seen = server.finish(client).await;
@@ -47,7 +47,7 @@ async fn applying_a_spec_creates_tenant_key_quotas_and_consumer(pool: PgPool) {
         step(Method::POST, SECRETS, Reply::Echo),
         step(Method::POST, EVENTS, Reply::Echo),
         step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, STATUS, Reply::Echo),
+        step(Method::PATCH, STATUS, stored()),
     ]);
 
     let action = reconcile(
@@ -126,7 +126,7 @@ async fn a_repeat_changes_nothing_and_writes_no_status(pool: PgPool) {
         step(Method::POST, SECRETS, Reply::Echo),
         step(Method::POST, EVENTS, Reply::Echo),
         step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, STATUS, Reply::Echo),
+        step(Method::PATCH, STATUS, stored()),
     ]);
     reconcile(
         resource(spec(), 1, None).into(),

@@ -17,7 +17,7 @@ async fn deletion_disables_the_tenant_keeps_its_data_and_releases_the_finalizer(
         step(Method::POST, EVENTS, Reply::Echo),
         step(Method::POST, SECRETS, Reply::Echo),
         step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, STATUS, Reply::Echo),
+        step(Method::PATCH, STATUS, stored()),
     ]);
     let spec = json!({ "tenant": "acme" });
     reconcile(
@@ -37,7 +37,7 @@ async fn deletion_disables_the_tenant_keeps_its_data_and_releases_the_finalizer(
     let (client, server) = ScriptedServer::start(vec![
         step(Method::GET, SECRET, Reply::Json(200, secret_of("acme"))),
         step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, RESOURCE, Reply::Echo),
+        step(Method::PATCH, RESOURCE, stored()),
     ]);
     let action = reconcile(deleting.into(), herald.context(client.clone())).await;
     let seen = server.finish(client).await;

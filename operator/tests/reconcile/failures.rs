@@ -17,7 +17,7 @@ async fn an_unreachable_herald_is_reported_counted_and_retried_with_backoff(pool
     let herald = Herald::start(pool).await;
     let (client, server) = ScriptedServer::start(vec![
         step(Method::GET, SECRET, Reply::Status(404, "NotFound")),
-        step(Method::PATCH, STATUS, Reply::Echo),
+        step(Method::PATCH, STATUS, stored()),
         step(Method::POST, EVENTS, Reply::Echo),
     ]);
     // Nothing listens on port 9 of loopback.
@@ -27,32 +27,29 @@ async fn an_unreachable_herald_is_reported_counted_and_retried_with_backoff(pool
     let error = reconcile(resource.clone(), ctx.clone())
         .await
         .expect_err("Herald is down");
+    let delays: Vec<Action> = (0..3)
+        .map(|_| error_policy(resource.clone(), &error, ctx.clone()))
+        .collect();
+    let metrics = ctx.metrics.encode();
+    drop(ctx);
     let seen = server.finish(client).await;
 
     assert_eq!(error.reason(), "HeraldUnavailable");
     let status = &seen[1].body;
     for type_ in ["Ready", "QuotasApplied", "ConsumerReady"] {
-        assert_eq!(condition(status, type_)["status"], "False", "{type_}");
+        let found = condition(status, type_);
         assert_eq!(
-            condition(status, type_)["reason"],
-            "HeraldUnavailable",
+            (&found["status"], &found["reason"]),
+            (&json!("False"), &json!("HeraldUnavailable")),
             "{type_}"
         );
     }
     assert_eq!(seen[2].body["type"], "Warning");
     assert_eq!(seen[2].body["reason"], "HeraldUnavailable");
-
-    let delays: Vec<Action> = (0..3)
-        .map(|_| error_policy(resource.clone(), &error, ctx.clone()))
-        .collect();
     let expected = [1, 2, 4].map(|s| Action::requeue(Duration::from_secs(s)));
     assert_eq!(delays, expected);
-    let metrics = ctx.metrics.encode();
-    assert!(
-        metrics
-            .contains("herald_operator_reconcile_failures_total{reason=\"HeraldUnavailable\"} 3"),
-        "{metrics}"
-    );
+    let failures = "herald_operator_reconcile_failures_total{reason=\"HeraldUnavailable\"} 3";
+    assert!(metrics.contains(failures), "{metrics}");
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
@@ -63,7 +60,7 @@ async fn a_key_that_never_reached_its_secret_is_replaced_on_the_next_run(pool: P
         step(Method::GET, SECRET, Reply::Status(404, "NotFound")),
         step(Method::POST, EVENTS, Reply::Echo),
         step(Method::POST, SECRETS, Reply::Status(500, "InternalError")),
-        step(Method::PATCH, STATUS, Reply::Echo),
+        step(Method::PATCH, STATUS, stored()),
         step(Method::POST, EVENTS, Reply::Echo),
     ]);
     let spec = json!({ "tenant": "acme" });
@@ -80,7 +77,7 @@ async fn a_key_that_never_reached_its_secret_is_replaced_on_the_next_run(pool: P
         step(Method::GET, SECRET, Reply::Status(404, "NotFound")),
         step(Method::POST, SECRETS, Reply::Echo),
         step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, STATUS, Reply::Echo),
+        step(Method::PATCH, STATUS, stored()),
     ]);
     let again = reconcile(
         resource(spec, 1, None).into(),
@@ -111,7 +108,7 @@ async fn renaming_the_tenant_is_refused(pool: PgPool) {
     let herald = Herald::start(pool).await;
     let (client, server) = ScriptedServer::start(vec![
         step(Method::GET, SECRET, Reply::Json(200, secret_of("acme"))),
-        step(Method::PATCH, STATUS, Reply::Echo),
+        step(Method::PATCH, STATUS, stored()),
         step(Method::POST, EVENTS, Reply::Echo),
     ]);
     let renamed = resource(json!({ "tenant": "acme-two" }), 2, None);

@@ -143,3 +143,9 @@ pub fn condition<'a>(patch: &'a Value, type_: &str) -> &'a Value {
         .and_then(|all| all.iter().find(|c| c["type"] == type_))
         .unwrap_or_else(|| panic!("no {type_} condition in {patch:#}"))
 }
+
+/// The API server's answer to a patch of the resource or its status: the stored object.
+pub fn stored() -> crate::api_server::Reply {
+    let object = serde_json::to_value(resource(json!({ "tenant": "acme" }), 1, None));
+    crate::api_server::Reply::Json(200, object.expect("JSON"))
+}

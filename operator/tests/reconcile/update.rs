@@ -19,7 +19,7 @@ async fn created(herald: &Herald, spec: Value) -> String {
     if spec.get("quotas").is_some() {
         script.push(step(Method::POST, EVENTS, Reply::Echo));
     }
-    script.push(step(Method::PATCH, STATUS, Reply::Echo));
+    script.push(step(Method::PATCH, STATUS, stored()));
     let (client, server) = ScriptedServer::start(script);
     reconcile(
         resource(spec, 1, None).into(),
@@ -44,7 +44,7 @@ async fn pass(
         Reply::Json(200, secret_of("acme")),
     )];
     script.extend((0..events).map(|_| step(Method::POST, EVENTS, Reply::Echo)));
-    script.push(step(Method::PATCH, STATUS, Reply::Echo));
+    script.push(step(Method::PATCH, STATUS, stored()));
     let (client, server) = ScriptedServer::start(script);
     let action = reconcile(
         resource(spec, generation, None).into(),
