@@ -7,3 +7,4 @@ mod isolation;
 mod lifecycle;
 mod recovery;
 mod retries;
+mod rotation;

@@ -10,5 +10,6 @@ pub mod events;
 pub mod idempotency;
 pub mod quotas;
 pub mod rate_buckets;
+pub mod secret_rotation;
 pub mod tenants;
 pub mod webhooks;

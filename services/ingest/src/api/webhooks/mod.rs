@@ -17,8 +17,10 @@ use crate::store;
 use crate::store::webhooks::{NewWebhook, WebhookChanges};
 
 mod model;
+mod rotation;
 
 pub use model::*;
+pub use rotation::WebhookSecretsApi;
 
 pub struct WebhooksApi;
 
