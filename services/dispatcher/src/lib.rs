@@ -93,6 +93,7 @@ pub fn supervisor(
         park: (config.delivery_timeout / 2).min(Duration::from_secs(5)),
         slots: WebhookSlots::new(config.dispatch.webhook_concurrency),
         metrics: DispatchMetrics::register(registry),
+        keyring: config.encryption_keys.clone().map(Arc::new),
     };
     Ok(Supervisor {
         js,

@@ -10,6 +10,7 @@ use herald_domain::classify::{AttemptResult, Verdict, classify, describe};
 use herald_domain::envelope::envelope_body;
 use herald_domain::job::{DeadLetter, DeadReason, DeliveryJob};
 use herald_domain::retry::{Decision, RetryPolicy, decide};
+use herald_domain::sealing::{self, Keyring};
 use herald_domain::traceparent::TraceParent;
 use herald_domain::{DeliveryId, EventId, TenantRetrySchedule};
 use herald_runtime::trace_context::traceparent;
@@ -67,6 +68,8 @@ pub struct Worker {
     pub park: Duration,
     pub slots: WebhookSlots,
     pub metrics: Arc<DispatchMetrics>,
+    /// Opens webhook secrets sealed at rest; none: they are stored as given.
+    pub keyring: Option<Arc<Keyring>>,
 }
 
 impl Worker {
@@ -76,9 +79,12 @@ impl Worker {
             return self.park(job, tenant).await;
         };
         let claim = store::claim(&self.pool, job.delivery_id, job.generation, self.lease).await?;
-        let Some(claimed) = claim else {
+        let Some(mut claimed) = claim else {
             return self.unclaimable(job, tenant).await;
         };
+        // Never sent unsigned: a secret that does not open (a key missing from the keyring)
+        // fails the job, which JetStream redelivers after a back-off.
+        self.open_secrets(&mut claimed, job.webhook_id)?;
         if claimed.webhook_deleted || !claimed.webhook_enabled {
             return self.dead_unattempted(job, tenant, &claimed).await;
         }
@@ -180,6 +186,16 @@ impl Worker {
                 Outcome::Dead
             }
         })
+    }
+
+    /// Replaces the claimed secrets, as stored, with the secrets themselves.
+    fn open_secrets(&self, claimed: &mut Claimed, webhook: uuid::Uuid) -> anyhow::Result<()> {
+        for stored in &mut claimed.secrets.0 {
+            stored.secret =
+                sealing::open_with(self.keyring.as_deref(), &stored.secret, webhook.as_bytes())
+                    .map_err(|e| anyhow::anyhow!("opening a secret of webhook {webhook}: {e}"))?;
+        }
+        Ok(())
     }
 
     /// Signs and POSTs the job in a client span whose context the receiver gets as

@@ -10,6 +10,7 @@ pub mod job;
 pub mod names;
 pub mod quotas;
 pub mod retry;
+pub mod sealing;
 pub mod secret;
 pub mod signing;
 pub mod ssrf;

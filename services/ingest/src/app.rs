@@ -120,6 +120,10 @@ fn background_with(
     shutdown: ShutdownToken,
 ) -> tokio::task::JoinHandle<()> {
     let publisher = Arc::new(publisher(config, pool.clone(), nats));
+    let keyring = config.encryption_keys.clone();
+    if keyring.is_none() {
+        tracing::warn!("HERALD_ENCRYPTION_KEY is not set: webhook secrets are stored unsealed");
+    }
     tokio::spawn(async move {
         if let Err(error) = publisher.ensure_topology().await {
             tracing::warn!(
@@ -135,7 +139,7 @@ fn background_with(
                 outbox_backlog,
                 shutdown.clone()
             ),
-            crate::maintenance::run(pool, shutdown),
+            crate::maintenance::run(pool, keyring, shutdown),
         );
     })
 }
@@ -183,6 +187,7 @@ fn build_endpoint(
         rate_limiter: Arc::new(RateLimiter::new(pool.clone())),
         dlq_gate: Arc::new(DlqGate::new(pool.clone())),
         default_quotas: config.default_quotas,
+        keyring: config.encryption_keys.clone().map(Arc::new),
     };
     let api = crate::api::service().server("/");
     let spec = api.spec_endpoint();

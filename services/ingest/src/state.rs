@@ -1,5 +1,6 @@
 //! What every handler can reach.
 
+use herald_domain::sealing::{self, Keyring};
 use std::sync::Arc;
 
 use herald_domain::{AddressPolicy, QuotaLimits};
@@ -27,6 +28,21 @@ pub struct AppState {
     pub dlq_gate: Arc<DlqGate>,
     /// What a new tenant's quotas start as.
     pub default_quotas: QuotaLimits,
+    /// Seals webhook secrets at rest; none: they are stored as given.
+    pub keyring: Option<Arc<Keyring>>,
+}
+
+impl AppState {
+    /// A secret as stored for the webhook `owner`: sealed when a keyring is configured.
+    pub fn seal(&self, secret: &str, owner: uuid::Uuid) -> String {
+        sealing::seal_with(self.keyring.as_deref(), secret, owner.as_bytes())
+    }
+
+    /// A stored secret of the webhook `owner`, opened.
+    pub fn open(&self, stored: &str, owner: uuid::Uuid) -> anyhow::Result<String> {
+        sealing::open_with(self.keyring.as_deref(), stored, owner.as_bytes())
+            .map_err(|e| anyhow::anyhow!("opening the secret of webhook {owner}: {e}"))
+    }
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

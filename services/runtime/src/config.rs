@@ -22,6 +22,8 @@ pub struct Config {
     pub nats_prefix: String,
     pub api_addr: SocketAddr,
     pub admin_token: Option<String>,
+    /// Seals webhook secrets at rest (`HERALD_ENCRYPTION_KEY` / `_FILE`); none: stored as given.
+    pub encryption_keys: Option<herald_domain::sealing::Keyring>,
     pub retry_schedule: Vec<Duration>,
     pub delivery_timeout: Duration,
     pub allow_private_cidrs: Vec<IpNet>,
@@ -59,6 +61,7 @@ impl std::fmt::Debug for Config {
             .field("nats_prefix", &self.nats_prefix)
             .field("api_addr", &self.api_addr)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
+            .field("encryption_keys", &self.encryption_keys)
             .field("retry_schedule", &self.retry_schedule)
             .field("delivery_timeout", &self.delivery_timeout)
             .field("allow_private_cidrs", &self.allow_private_cidrs)
@@ -94,6 +97,10 @@ impl Config {
                 .parse()
                 .with_context(|| format!("HERALD_API_ADDR {api_addr:?} is not host:port"))?,
             admin_token: get("HERALD_ADMIN_TOKEN")?.filter(|t| !t.is_empty()),
+            encryption_keys: get("HERALD_ENCRYPTION_KEY")?
+                .map(|keys| herald_domain::sealing::Keyring::parse(&keys))
+                .transpose()
+                .context("HERALD_ENCRYPTION_KEY")?,
             retry_schedule: parse_duration_list(&retry).context("HERALD_RETRY_SCHEDULE")?,
             delivery_timeout: parse_duration(&timeout).context("HERALD_DELIVERY_TIMEOUT")?,
             allow_private_cidrs: parse_cidrs(&or("HERALD_ALLOW_PRIVATE_CIDRS", "")?)?,

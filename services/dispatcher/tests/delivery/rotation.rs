@@ -88,3 +88,23 @@ async fn both_secrets_sign_during_the_grace_and_only_the_newest_after(pool: PgPo
     assert!(verifies(&newest, &after));
     assert!(!verifies(&new, &after) && !verifies(&old, &after));
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn secrets_sealed_at_rest_sign_as_the_tenant_sees_them(pool: PgPool) {
+    let key = herald_domain::sealing::Keyring::generate_key();
+    let stack = Stack::start(pool, &[("HERALD_ENCRYPTION_KEY", &key)]).await;
+    let tenant = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    let (_, secret) = stack.webhook(&tenant, &receiver.url()).await;
+    let stored = stack
+        .count("SELECT count(*) FROM webhooks WHERE secrets->0->>'secret' LIKE 'sealed:v1:%'")
+        .await;
+    assert_eq!(stored, 1, "the row holds the sealed form");
+
+    let delivered = next_delivery(&stack, &tenant, &receiver).await;
+    assert!(verifies(&secret, &delivered));
+    assert_eq!(
+        delivered.header("x-webhook-signature"),
+        Some(hex_signature(&secret, &delivered).as_str())
+    );
+}

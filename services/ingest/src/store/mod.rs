@@ -10,6 +10,7 @@ pub mod events;
 pub mod idempotency;
 pub mod quotas;
 pub mod rate_buckets;
+pub mod resealing;
 pub mod secret_rotation;
 pub mod tenants;
 pub mod webhooks;

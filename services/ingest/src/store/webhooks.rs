@@ -1,6 +1,5 @@
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use herald_domain::{WebhookId, WebhookSecret};
 use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -40,10 +39,12 @@ const COLUMNS: &str = "id, url, description, event_types, secrets, enabled, disa
                        created_at, updated_at";
 
 pub struct NewWebhook<'a> {
+    pub id: Uuid,
+    /// The secret as stored: sealed when a keyring is configured.
+    pub sealed_secret: String,
     pub url: &'a str,
     pub description: Option<&'a str>,
     pub event_types: &'a [String],
-    pub secret: &'a WebhookSecret,
 }
 
 pub async fn insert(
@@ -52,7 +53,7 @@ pub async fn insert(
     new: NewWebhook<'_>,
 ) -> anyhow::Result<WebhookRow> {
     let secrets = vec![StoredSecret {
-        secret: new.secret.expose(),
+        secret: new.sealed_secret,
         created_at: Utc::now(),
         expires_at: None,
     }];
@@ -60,7 +61,7 @@ pub async fn insert(
         "INSERT INTO webhooks (id, tenant_id, url, description, event_types, secrets)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
     )))
-    .bind(WebhookId::new().as_uuid())
+    .bind(new.id)
     .bind(tenant)
     .bind(new.url)
     .bind(new.description)

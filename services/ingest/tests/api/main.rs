@@ -12,6 +12,7 @@ mod immutability;
 mod isolation;
 mod quotas;
 mod rate_limits;
+mod sealing;
 mod secret_rotation;
 mod tenant_lifecycle;
 mod tenants;

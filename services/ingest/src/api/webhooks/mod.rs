@@ -138,11 +138,13 @@ impl WebhooksApi {
                 format!("the tenant has {count} webhooks, its limit"),
             ));
         }
+        let id = WebhookId::new().as_uuid();
         let new = NewWebhook {
+            id,
+            sealed_secret: state.seal(&secret.expose(), id),
             url: url.as_str(),
             description: input.description.as_deref(),
             event_types: &event_types,
-            secret: &secret,
         };
         let row = store::webhooks::insert(&mut tx, tenant, new).await?;
         audit(
@@ -209,11 +211,11 @@ impl WebhooksApi {
         let row = store::webhooks::find(&state.pool, auth.0.id.as_uuid(), parse_id(&id.0)?)
             .await?
             .ok_or_else(|| ApiError::not_found("webhook"))?;
-        let secret = row
+        let stored = row
             .current_secret()
             .ok_or_else(|| ApiError::internal(anyhow::anyhow!("webhook has no secret")))?;
         Ok(Json(SecretOut {
-            secret: secret.to_owned(),
+            secret: state.open(stored, row.id)?,
         }))
     }
 

@@ -99,7 +99,11 @@ impl WebhookSecretsApi {
             .await?
             .ok_or_else(|| ApiError::not_found("webhook"))?;
         let new = secret.expose();
-        if before.iter().any(|s| s.secret == new) {
+        let mut reused = false;
+        for stored in &before {
+            reused |= state.open(&stored.secret, webhook)? == new;
+        }
+        if reused {
             return Err(ApiError::bad_request(
                 "invalid_secret",
                 "secret: this secret is already one of the webhook's; give a new one",
@@ -107,7 +111,7 @@ impl WebhookSecretsApi {
         }
         let now = Utc::now();
         let grace = chrono::Duration::from_std(grace).map_err(anyhow::Error::new)?;
-        let after = secret_rotation::rotated(&before, new.clone(), grace, now);
+        let after = secret_rotation::rotated(&before, state.seal(&new, webhook), grace, now);
         let previous_expire_at = after.iter().skip(1).filter_map(|s| s.expires_at).max();
         secret_rotation::store(&mut tx, webhook, after).await?;
         let details = json!({ "grace_period_s": grace.num_seconds(), "previous_expire_at": previous_expire_at });
