@@ -6,3 +6,4 @@ mod contract;
 mod isolation;
 mod recovery;
 mod retries;
+mod ssrf;

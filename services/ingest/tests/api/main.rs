@@ -11,5 +11,6 @@ mod immutability;
 mod isolation;
 mod quotas;
 mod rate_limits;
+mod ssrf;
 mod tenants;
 mod webhooks;
