@@ -53,6 +53,12 @@ pub async fn permitted_addresses(
         host: host.to_owned(),
         cause: e.to_string(),
     })?;
+    if resolved.is_empty() {
+        return Err(ResolveError::Dns {
+            host: host.to_owned(),
+            cause: "no addresses".to_owned(),
+        });
+    }
     let (permitted, refused): (Vec<_>, Vec<_>) = resolved
         .iter()
         .map(|ip| policy.check_ip(*ip).map(|()| *ip))
@@ -62,11 +68,8 @@ pub async fn permitted_addresses(
             .into_iter()
             .filter_map(Result::err)
             .map(|r| r.to_string())
-            .collect::<Vec<_>>();
-        let reasons = match reasons.is_empty() {
-            true => "no addresses".to_owned(),
-            false => reasons.join("; "),
-        };
+            .collect::<Vec<_>>()
+            .join("; ");
         return Err(ResolveError::Refused {
             host: host.to_owned(),
             reasons,
@@ -98,6 +101,8 @@ mod tests {
         let mixed = fixed(&["127.0.0.1", "93.184.216.34"]);
         let kept = permitted_addresses(&mixed, &policy, "mixed.test").await;
         assert_eq!(kept.unwrap(), [IpAddr::from([93, 184, 216, 34])]);
+        let empty = permitted_addresses(&fixed(&[]), &policy, "none.test").await;
+        assert!(matches!(empty, Err(ResolveError::Dns { .. })), "{empty:?}");
         let internal = fixed(&["127.0.0.1", "::ffff:10.0.0.1"]);
         let err = permitted_addresses(&internal, &policy, "in.test").await;
         assert_eq!(
