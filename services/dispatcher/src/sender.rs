@@ -1,7 +1,10 @@
 //! Sending one attempt: a pooled HTTP client that never follows redirects, never retries on
 //! its own, goes through no proxy, enforces the delivery timeout, reads at most a KiB of the
-//! answer, and refuses internal addresses both for IP-literal URLs and on every DNS
-//! resolution (defence in depth beside the check at registration).
+//! answer, and holds every attempt to the SSRF policy again (defence in depth beside the
+//! check at registration): the port, an IP-literal host (hyper never asks the resolver about
+//! those), and every resolution of a name. The connector connects only to the addresses the
+//! policy resolver returned, so a name cannot answer one address to the check and another to
+//! the connection (DNS rebinding).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -11,6 +14,7 @@ use anyhow::Context;
 use chrono::Utc;
 use herald_domain::AddressPolicy;
 use herald_domain::classify::{AttemptResult, parse_retry_after};
+use herald_runtime::resolve::{Lookup, ResolveError, permitted_addresses};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 
@@ -40,7 +44,11 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(timeout: Duration, policy: Arc<AddressPolicy>) -> anyhow::Result<Self> {
+    pub fn new(
+        timeout: Duration,
+        policy: Arc<AddressPolicy>,
+        lookup: Arc<dyn Lookup>,
+    ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("Herald-Webhooks/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
@@ -52,6 +60,7 @@ impl Sender {
             .pool_max_idle_per_host(32)
             .dns_resolver(Arc::new(PolicyResolver {
                 policy: policy.clone(),
+                lookup,
             }))
             .build()
             .context("building the HTTP client")?;
@@ -61,7 +70,7 @@ impl Sender {
     /// POSTs `body` to `url` with `headers`; never fails, every outcome is a report.
     pub async fn send(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> AttemptReport {
         let started = Instant::now();
-        if let Some(refused) = self.refuse_literal(url) {
+        if let Some(refused) = self.refuse_by_policy(url) {
             return AttemptReport {
                 result: refused,
                 duration: started.elapsed(),
@@ -101,15 +110,27 @@ impl Sender {
         }
     }
 
-    /// hyper never asks the resolver about IP-literal hosts, so they are judged here.
-    fn refuse_literal(&self, url: &str) -> Option<AttemptResult> {
+    /// What can be judged before connecting: the port, internal host names, and IP-literal
+    /// hosts, which hyper never hands to the resolver.
+    fn refuse_by_policy(&self, url: &str) -> Option<AttemptResult> {
         let parsed = url::Url::parse(url).ok()?;
+        let port = parsed.port_or_known_default()?;
+        if !self.policy.permits_port(port) {
+            let allowed = self.policy.ports();
+            let why = format!("port {port} is not allowed (allowed: {allowed})");
+            return Some(AttemptResult::Forbidden(why));
+        }
         let ip = match parsed.host()? {
             url::Host::Ipv4(v4) => IpAddr::V4(v4),
             url::Host::Ipv6(v6) => IpAddr::V6(v6),
+            url::Host::Domain(name) if !self.policy.permits_host_name(name) => {
+                let why = format!("{name} names an internal host");
+                return Some(AttemptResult::Forbidden(why));
+            }
             url::Host::Domain(_) => return None,
         };
-        (!self.policy.permits_ip(ip)).then(|| AttemptResult::Forbidden(ip.to_string()))
+        let refused = self.policy.check_ip(ip).err()?;
+        Some(AttemptResult::Forbidden(refused.to_string()))
     }
 }
 
@@ -129,13 +150,13 @@ async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
 fn failure(error: &reqwest::Error) -> AttemptResult {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
-        if let Some(refused) = cause.downcast_ref::<ForbiddenAddress>() {
-            return AttemptResult::Forbidden(refused.to_string());
+        match cause.downcast_ref::<ResolveError>() {
+            Some(refused @ ResolveError::Refused { .. }) => {
+                return AttemptResult::Forbidden(refused.to_string());
+            }
+            Some(dns @ ResolveError::Dns { .. }) => return AttemptResult::Dns(dns.to_string()),
+            None => source = cause.source(),
         }
-        if let Some(dns) = cause.downcast_ref::<DnsFailure>() {
-            return AttemptResult::Dns(dns.to_string());
-        }
-        source = cause.source();
     }
     if error.is_timeout() {
         AttemptResult::Timeout
@@ -154,51 +175,21 @@ fn innermost(error: &reqwest::Error) -> String {
     message
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{host} resolves only to internal addresses ({addresses})")]
-struct ForbiddenAddress {
-    host: String,
-    addresses: String,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{host}: {cause}")]
-struct DnsFailure {
-    host: String,
-    cause: String,
-}
-
-/// Resolves with the system resolver, then drops every address the policy forbids.
+/// Resolves through the lookup, then drops every address the policy forbids. What it returns
+/// is all the connector ever sees: there is no second lookup.
 struct PolicyResolver {
     policy: Arc<AddressPolicy>,
+    lookup: Arc<dyn Lookup>,
 }
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let policy = self.policy.clone();
+        let (policy, lookup) = (self.policy.clone(), self.lookup.clone());
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await
-                .map_err(|e| DnsFailure {
-                    host: host.clone(),
-                    cause: e.to_string(),
-                })?
-                .collect();
-            let permitted: Vec<SocketAddr> = resolved
-                .iter()
-                .copied()
-                .filter(|a| policy.permits_ip(a.ip()))
-                .collect();
-            if permitted.is_empty() {
-                let addresses = resolved
-                    .iter()
-                    .map(|a| a.ip().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                return Err(Box::new(ForbiddenAddress { host, addresses }) as _);
-            }
-            Ok(Box::new(permitted.into_iter()) as Addrs)
+            let permitted = permitted_addresses(lookup.as_ref(), &policy, &host).await?;
+            let addrs = permitted.into_iter().map(|ip| SocketAddr::new(ip, 0));
+            Ok(Box::new(addrs) as Addrs)
         })
     }
 }
@@ -207,8 +198,11 @@ impl Resolve for PolicyResolver {
 mod tests {
     use super::*;
 
+    /// Every port allowed, so that these tests are about addresses (port 9 is closed here).
     fn sender(policy: AddressPolicy) -> Sender {
-        Sender::new(Duration::from_secs(2), Arc::new(policy)).unwrap()
+        let policy = policy.with_ports("1-65535".parse().unwrap());
+        let lookup = herald_runtime::resolve::system();
+        Sender::new(Duration::from_secs(2), Arc::new(policy), lookup).unwrap()
     }
 
     #[tokio::test]

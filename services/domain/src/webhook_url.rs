@@ -21,8 +21,11 @@ pub enum WebhookUrlError {
     Credentials,
     #[error("url must not carry a fragment")]
     Fragment,
-    #[error("url points at a private, loopback, link-local or otherwise internal address")]
-    Internal,
+    /// The host is an internal address or name; the text says which and why.
+    #[error("url host {0}; a webhook must point at a public address")]
+    Internal(String),
+    #[error("url port {port} is not allowed (allowed: {allowed})")]
+    Port { port: u16, allowed: String },
 }
 
 /// An absolute http(s) URL with a host, no credentials, at most 2,048 characters, whose host
@@ -47,15 +50,14 @@ impl WebhookUrl {
         if url.fragment().is_some() {
             return Err(WebhookUrlError::Fragment);
         }
-        let permitted = match url.host().ok_or(WebhookUrlError::NoHost)? {
-            Host::Domain(name) => parse_numeric_host(name)
-                .map(|ip| policy.permits_ip(ip))
-                .unwrap_or_else(|| policy.permits_host_name(name)),
-            Host::Ipv4(v4) => policy.permits_ip(v4.into()),
-            Host::Ipv6(v6) => policy.permits_ip(v6.into()),
-        };
-        if !permitted {
-            return Err(WebhookUrlError::Internal);
+        check_host(url.host().ok_or(WebhookUrlError::NoHost)?, policy)?;
+        // http and https always have a known default port.
+        let port = url.port_or_known_default().unwrap_or(0);
+        if !policy.permits_port(port) {
+            return Err(WebhookUrlError::Port {
+                port,
+                allowed: policy.ports().to_string(),
+            });
         }
         Ok(Self(url))
     }
@@ -67,12 +69,36 @@ impl WebhookUrl {
     pub fn as_url(&self) -> &Url {
         &self.0
     }
+
+    /// The host, when it is a name rather than an IP literal: what DNS would be asked.
+    pub fn host_name(&self) -> Option<&str> {
+        match self.0.host()? {
+            Host::Domain(name) => Some(name),
+            Host::Ipv4(_) | Host::Ipv6(_) => None,
+        }
+    }
 }
 
-/// The url crate already turns decimal, octal and hex IPv4 spellings into `Host::Ipv4` for
-/// special schemes; this catches any numeric form that stays a domain (e.g. a trailing dot).
-fn parse_numeric_host(name: &str) -> Option<IpAddr> {
-    name.trim_end_matches('.').parse().ok()
+/// The url crate (WHATWG parsing) already turns decimal, octal, hex and short IPv4 spellings,
+/// percent-encoded and full-width digits into `Host::Ipv4`, and every IPv6 spelling into
+/// `Host::Ipv6`; a numeric form that stays a domain is still read as an address here.
+fn check_host(host: Host<&str>, policy: &AddressPolicy) -> Result<(), WebhookUrlError> {
+    let ip: IpAddr = match host {
+        Host::Ipv4(v4) => v4.into(),
+        Host::Ipv6(v6) => v6.into(),
+        Host::Domain(name) => match name.trim_end_matches('.').parse() {
+            Ok(ip) => ip,
+            Err(_) if policy.permits_host_name(name) => return Ok(()),
+            Err(_) => {
+                return Err(WebhookUrlError::Internal(format!(
+                    "{name} names an internal host"
+                )));
+            }
+        },
+    };
+    policy
+        .check_ip(ip)
+        .map_err(|refused| WebhookUrlError::Internal(refused.to_string()))
 }
 
 impl fmt::Display for WebhookUrl {
@@ -125,6 +151,90 @@ mod tests {
             let err = parse(raw).expect_err(raw);
             assert!(format!("{err:?}").starts_with(want), "{raw}: {err:?}");
         }
+    }
+
+    /// Each spelling of an internal address, and what the refusal says it means.
+    #[test]
+    fn every_spelling_of_an_internal_address_is_refused() {
+        for (raw, says) in [
+            ("http://2130706433/", "127.0.0.1 is a loopback address"),
+            ("http://0x7f000001/", "127.0.0.1 is a loopback address"),
+            ("http://0177.0.0.1/", "127.0.0.1 is a loopback address"),
+            ("http://127.1/", "127.0.0.1 is a loopback address"),
+            ("http://0x7f.1/", "127.0.0.1 is a loopback address"),
+            ("http://127.0.0.1./", "127.0.0.1 is a loopback address"),
+            ("http://%31%32%37.0.0.1/", "127.0.0.1 is a loopback address"),
+            (
+                "http://\u{ff11}\u{ff12}\u{ff17}.0.0.1/",
+                "127.0.0.1 is a loopback",
+            ),
+            (
+                "http://[::ffff:127.0.0.1]/",
+                "carries 127.0.0.1, a loopback",
+            ),
+            ("http://[::ffff:7f00:1]/", "carries 127.0.0.1, a loopback"),
+            ("http://[0:0:0:0:0:ffff:7f00:0001]/", "carries 127.0.0.1"),
+            ("http://[::127.0.0.1]/", "carries 127.0.0.1, a loopback"),
+            ("http://[2002:7f00:1::]/", "carries 127.0.0.1, a loopback"),
+            (
+                "http://[::ffff:a9fe:a9fe]/",
+                "carries 169.254.169.254, a link-local",
+            ),
+            ("http://0.0.0.0/", "0.0.0.0 is a \"this network\" address"),
+            ("http://0/", "0.0.0.0 is a \"this network\" address"),
+            ("http://[::]/", "the unspecified address"),
+            ("http://[::1]:8080/", "the loopback address (::1)"),
+            ("http://[fd00::1]/", "a unique local address"),
+            ("http://[64:ff9b::7f00:1]/", "a NAT64 address"),
+            ("http://100.100.100.200/", "carrier-grade NAT"),
+            ("http://localhost./", "localhost. names an internal host"),
+            ("http://LocalHost:3000/", "localhost names an internal host"),
+            (
+                "http://app.localhost/",
+                "app.localhost names an internal host",
+            ),
+            ("http://metadata/", "metadata names an internal host"),
+            (
+                "http://instance-data./",
+                "instance-data. names an internal host",
+            ),
+        ] {
+            match parse(raw) {
+                Err(WebhookUrlError::Internal(why)) => assert!(why.contains(says), "{raw}: {why}"),
+                other => panic!("{raw}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn ports_outside_the_allow_list_are_refused() {
+        for good in [
+            "http://example.com/",
+            "https://example.com:8443/",
+            "https://a.io:65535/",
+        ] {
+            assert!(parse(good).is_ok(), "{good} refused");
+        }
+        for (raw, port) in [
+            ("https://example.com:22/", 22),
+            ("http://example.com:25/", 25),
+        ] {
+            let err = parse(raw).expect_err(raw);
+            assert_eq!(
+                err.to_string(),
+                format!("url port {port} is not allowed (allowed: 80,443,1024-65535)")
+            );
+        }
+        let strict = AddressPolicy::default().with_ports("443".parse().unwrap());
+        assert!(WebhookUrl::parse("https://example.com/", &strict).is_ok());
+        let err = WebhookUrl::parse("http://example.com/", &strict).unwrap_err();
+        assert_eq!(
+            err,
+            WebhookUrlError::Port {
+                port: 80,
+                allowed: "443".into()
+            }
+        );
     }
 
     #[test]

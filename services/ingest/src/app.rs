@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use herald_domain::AddressPolicy;
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::http_trace::TraceRequests;
 use herald_runtime::jetstream::{ConsumerSettings, Topology};
@@ -181,7 +180,8 @@ fn build_endpoint(
         pool: pool.clone(),
         nats: nats.clone(),
         admin_token: config.admin_token.as_deref().map(Arc::from),
-        address_policy: Arc::new(AddressPolicy::allowing(config.allow_private_cidrs.clone())),
+        address_policy: Arc::new(config.address_policy()),
+        dns: config.dns.clone(),
         metrics: ingest_metrics,
         publisher: Arc::new(publisher(config, pool.clone(), nats.clone())),
         rate_limiter: Arc::new(RateLimiter::new(pool.clone())),

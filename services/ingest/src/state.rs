@@ -4,6 +4,7 @@ use herald_domain::sealing::{self, Keyring};
 use std::sync::Arc;
 
 use herald_domain::{AddressPolicy, QuotaLimits};
+use herald_runtime::resolve::Lookup;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -22,6 +23,8 @@ pub struct AppState {
     /// None: the admin API is off.
     pub admin_token: Option<Arc<str>>,
     pub address_policy: Arc<AddressPolicy>,
+    /// Resolves a new webhook's host name, to refuse names that point inside early.
+    pub dns: Arc<dyn Lookup>,
     pub metrics: Arc<IngestMetrics>,
     pub publisher: Arc<Publisher>,
     pub rate_limiter: Arc<RateLimiter>,

@@ -2,12 +2,15 @@
 //! also has a `*_FILE` variant (Kubernetes Secret mounts, Vault agent).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use herald_domain::QuotaLimits;
 use herald_domain::duration::{parse_duration, parse_duration_list};
+use herald_domain::{AddressPolicy, PortList, QuotaLimits};
 use ipnet::IpNet;
+
+use crate::resolve::{self, Lookup};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -27,12 +30,17 @@ pub struct Config {
     pub retry_schedule: Vec<Duration>,
     pub delivery_timeout: Duration,
     pub allow_private_cidrs: Vec<IpNet>,
+    /// The ports a webhook may use (`HERALD_ALLOWED_PORTS`).
+    pub allowed_ports: PortList,
     pub log_format: LogFormat,
     /// Where traces go (OTLP over HTTP, protobuf); `None` exports nothing.
     pub otlp_endpoint: Option<String>,
     /// The quotas a new tenant starts with (`HERALD_DEFAULT_QUOTAS` over the built-in ones).
     pub default_quotas: QuotaLimits,
     pub dispatch: DispatchLimits,
+    /// How webhook host names are resolved for the SSRF checks: the system resolver; tests
+    /// put a script here (never a setting).
+    pub dns: Arc<dyn Lookup>,
 }
 
 /// How hard one dispatcher process works.
@@ -52,6 +60,12 @@ impl Config {
     pub fn ack_wait(&self) -> Duration {
         self.delivery_timeout + Duration::from_secs(15)
     }
+
+    /// The SSRF rules webhooks are held to, at registration and at delivery.
+    pub fn address_policy(&self) -> AddressPolicy {
+        AddressPolicy::allowing(self.allow_private_cidrs.clone())
+            .with_ports(self.allowed_ports.clone())
+    }
 }
 
 impl std::fmt::Debug for Config {
@@ -65,6 +79,7 @@ impl std::fmt::Debug for Config {
             .field("retry_schedule", &self.retry_schedule)
             .field("delivery_timeout", &self.delivery_timeout)
             .field("allow_private_cidrs", &self.allow_private_cidrs)
+            .field("allowed_ports", &self.allowed_ports.to_string())
             .field("log_format", &self.log_format)
             .field("otlp_endpoint", &self.otlp_endpoint)
             .field("default_quotas", &self.default_quotas)
@@ -104,6 +119,9 @@ impl Config {
             retry_schedule: parse_duration_list(&retry).context("HERALD_RETRY_SCHEDULE")?,
             delivery_timeout: parse_duration(&timeout).context("HERALD_DELIVERY_TIMEOUT")?,
             allow_private_cidrs: parse_cidrs(&or("HERALD_ALLOW_PRIVATE_CIDRS", "")?)?,
+            allowed_ports: or("HERALD_ALLOWED_PORTS", PortList::DEFAULT)?
+                .parse()
+                .context("HERALD_ALLOWED_PORTS")?,
             log_format: match or("HERALD_LOG_FORMAT", "json")?.as_str() {
                 "json" => LogFormat::Json,
                 "pretty" => LogFormat::Pretty,
@@ -118,6 +136,7 @@ impl Config {
                 webhook_concurrency: positive(&get, "HERALD_WEBHOOK_CONCURRENCY", 10)?,
                 max_deliver: positive(&get, "HERALD_MAX_DELIVER", 100)?,
             },
+            dns: resolve::system(),
         })
     }
 }
@@ -198,6 +217,7 @@ mod tests {
         assert_eq!(c.retry_schedule.len(), 5);
         assert_eq!(c.delivery_timeout, Duration::from_secs(15));
         assert!(c.allow_private_cidrs.is_empty());
+        assert_eq!(c.allowed_ports.to_string(), "80,443,1024-65535");
         assert_eq!(c.log_format, LogFormat::Json);
         assert_eq!(c.default_quotas, herald_domain::QuotaLimits::default());
         assert_eq!(c.otlp_endpoint, None);
@@ -237,6 +257,7 @@ mod tests {
             ("HERALD_RETRY_SCHEDULE", "1s,soon"),
             ("HERALD_DELIVERY_TIMEOUT", "15"),
             ("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.1/33"),
+            ("HERALD_ALLOWED_PORTS", "443,ssh"),
             ("HERALD_LOG_FORMAT", "xml"),
             ("HERALD_NATS_PREFIX", "a.b"),
             ("HERALD_WEBHOOK_CONCURRENCY", "0"),
@@ -252,5 +273,15 @@ mod tests {
     fn private_cidrs_parse_as_a_list() {
         let c = config(&[("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8, ::1/128")]).unwrap();
         assert_eq!(c.allow_private_cidrs.len(), 2);
+    }
+
+    #[test]
+    fn allowed_ports_parse_as_ports_and_ranges() {
+        let c = config(&[("HERALD_ALLOWED_PORTS", "443, 8000-8999")]).unwrap();
+        let policy = c.address_policy();
+        assert!(policy.permits_port(443) && policy.permits_port(8500));
+        assert!(!policy.permits_port(80) && !policy.permits_port(9000));
+        let err = format!("{:#}", config(&[("HERALD_ALLOWED_PORTS", "")]).unwrap_err());
+        assert!(err.contains("HERALD_ALLOWED_PORTS"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ pub mod log_lines;
 pub mod metrics;
 pub mod nats;
 pub mod outbox;
+pub mod resolve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;

@@ -3,6 +3,7 @@
 //! sleeping.
 
 pub mod collector;
+pub mod dns;
 mod eventually;
 pub mod loopback;
 mod nats_server;
@@ -12,6 +13,7 @@ pub mod proxy;
 mod receiver;
 pub mod stack;
 
+pub use dns::ScriptedDns;
 pub use eventually::eventually;
 pub use nats_server::NatsServer;
 pub use receiver::{Received, Receiver, Reply};

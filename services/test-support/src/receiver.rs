@@ -84,6 +84,10 @@ impl Receiver {
         format!("http://{}/hook", self.addr)
     }
 
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
     pub fn received(&self) -> Vec<Received> {
         self.lock().received.clone()
     }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::{NatsServer, eventually};
+use crate::{NatsServer, ScriptedDns, eventually};
 use herald_runtime::Config;
 use herald_runtime::shutdown::ShutdownToken;
 use poem::EndpointExt;
@@ -40,8 +40,18 @@ impl Drop for Stack {
 }
 
 impl Stack {
-    /// Ingest (API and relay) and a dispatcher, with `settings` over the test defaults.
+    /// Ingest (API and relay) and a dispatcher, with `settings` over the test defaults. Host
+    /// names resolve through an empty scripted DNS: tests never ask a real resolver.
     pub async fn start(pool: PgPool, settings: &[(&str, &str)]) -> Self {
+        Self::start_resolving(pool, settings, &ScriptedDns::default()).await
+    }
+
+    /// As `start`, with host names resolved by `dns` at registration and at delivery.
+    pub async fn start_resolving(
+        pool: PgPool,
+        settings: &[(&str, &str)],
+        dns: &ScriptedDns,
+    ) -> Self {
         let nats = NatsServer::start().expect("nats-server starts");
         let schedule: Vec<String> = SCHEDULE.iter().map(|ms| format!("{ms}ms")).collect();
         let mut vars: HashMap<String, String> = HashMap::from([
@@ -55,7 +65,8 @@ impl Stack {
         for (name, value) in settings {
             vars.insert((*name).into(), (*value).into());
         }
-        let config = Config::from_lookup(|n| vars.get(n).cloned()).expect("test config");
+        let mut config = Config::from_lookup(|n| vars.get(n).cloned()).expect("test config");
+        config.dns = dns.lookup();
         let ingest_nats = connect(&config).await;
         let client = TestClient::new(
             herald_ingest::endpoint(&config, pool.clone(), ingest_nats.clone()).boxed(),

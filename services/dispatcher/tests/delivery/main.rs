@@ -8,3 +8,4 @@ mod lifecycle;
 mod recovery;
 mod retries;
 mod rotation;
+mod ssrf;

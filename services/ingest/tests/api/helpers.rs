@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 
 use herald_runtime::Config;
-use herald_test_support::NatsServer;
+use herald_test_support::{NatsServer, ScriptedDns};
 use poem::EndpointExt;
 use poem::endpoint::BoxEndpoint;
 use poem::http::{HeaderMap, Method, StatusCode};
@@ -59,8 +59,18 @@ pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, &[]).await
 }
 
-/// With extra settings, as the process environment would give them.
+/// With extra settings, as the process environment would give them. Host names resolve
+/// through an empty scripted DNS: tests never ask a real resolver.
 pub async fn spawn_app_with(pool: PgPool, settings: &[(&str, &str)]) -> TestApp {
+    spawn_app_resolving(pool, settings, &ScriptedDns::default()).await
+}
+
+/// With extra settings, and host names resolved by `dns`.
+pub async fn spawn_app_resolving(
+    pool: PgPool,
+    settings: &[(&str, &str)],
+    dns: &ScriptedDns,
+) -> TestApp {
     let nats = NatsServer::start().expect("nats-server starts");
     let mut vars: HashMap<String, String> = HashMap::from([
         ("HERALD_ADMIN_TOKEN".into(), ADMIN_TOKEN.into()),
@@ -70,7 +80,9 @@ pub async fn spawn_app_with(pool: PgPool, settings: &[(&str, &str)]) -> TestApp 
     for (name, value) in settings {
         vars.insert((*name).into(), (*value).into());
     }
-    let config = Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
+    let mut config =
+        Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
+    config.dns = dns.lookup();
     let client = herald_runtime::nats::connect(&config.nats_url, "ingest-test")
         .await
         .expect("NATS connects");

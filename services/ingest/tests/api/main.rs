@@ -14,6 +14,7 @@ mod quotas;
 mod rate_limits;
 mod sealing;
 mod secret_rotation;
+mod ssrf;
 mod tenant_lifecycle;
 mod tenants;
 mod webhooks;

@@ -1,6 +1,7 @@
 //! `/webhooks`: the endpoints that receive a tenant's events.
 
 use herald_domain::{WebhookId, WebhookSecret, WebhookUrl};
+use herald_runtime::resolve::{ResolveError, permitted_addresses};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -25,6 +26,9 @@ pub use rotation::WebhookSecretsApi;
 pub struct WebhooksApi;
 
 const MAX_DESCRIPTION: usize = 1024;
+
+/// How long registration waits for a webhook host's DNS answer.
+const REGISTRATION_LOOKUP: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(ApiResponse)]
 enum CreateWebhookResponse {
@@ -57,9 +61,26 @@ fn check_description(description: Option<&str>) -> Result<(), ApiError> {
 }
 
 impl WebhooksApi {
-    fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
-        WebhookUrl::parse(raw, &state.address_policy)
-            .map_err(|e| ApiError::bad_request("invalid_url", format!("url: {e}")))
+    /// Parses the URL under the SSRF policy, then resolves a host name once: a name that
+    /// answers only internal addresses is refused now rather than at every delivery. A name
+    /// that does not resolve (yet) is accepted; delivery checks every resolution again.
+    async fn parse_url(state: &AppState, raw: &str) -> Result<WebhookUrl, ApiError> {
+        let invalid = |message: String| ApiError::bad_request("invalid_url", message);
+        let url = WebhookUrl::parse(raw, &state.address_policy)
+            .map_err(|e| invalid(format!("url: {e}")))?;
+        if let Some(name) = url.host_name() {
+            let resolving = permitted_addresses(state.dns.as_ref(), &state.address_policy, name);
+            match tokio::time::timeout(REGISTRATION_LOOKUP, resolving).await {
+                Ok(Err(refused @ ResolveError::Refused { .. })) => {
+                    let why = format!(
+                        "url: url host {refused}; a webhook must point at a public address"
+                    );
+                    return Err(invalid(why));
+                }
+                Ok(Ok(_) | Err(ResolveError::Dns { .. })) | Err(_) => {}
+            }
+        }
+        Ok(url)
     }
 
     /// Refuses filters naming types the tenant has not registered: a typo would otherwise
@@ -108,7 +129,9 @@ impl WebhooksApi {
     /// Create a webhook
     ///
     /// Registers an endpoint for the tenant's events. The answer carries the signing secret.
-    /// Internal addresses (loopback, private, link-local, metadata) are refused with 400.
+    /// Internal addresses (loopback, private, link-local, metadata, in any spelling), host
+    /// names that resolve only to them, and ports outside `HERALD_ALLOWED_PORTS` are refused
+    /// with 400 `invalid_url`, whose message says why.
     #[oai(path = "/webhooks", method = "post", operation_id = "createWebhook")]
     async fn create(
         &self,
@@ -118,7 +141,7 @@ impl WebhooksApi {
     ) -> ApiResult<CreateWebhookResponse> {
         let tenant = auth.0.id.as_uuid();
         let input = body.value;
-        let url = Self::parse_url(&state, &input.url)?;
+        let url = Self::parse_url(&state, &input.url).await?;
         let secret = match input.secret.as_deref() {
             Some(raw) => WebhookSecret::parse(raw)
                 .map_err(|e| ApiError::bad_request("invalid_secret", format!("secret: {e}")))?,
@@ -237,11 +260,10 @@ impl WebhooksApi {
         let tenant = auth.0.id.as_uuid();
         let id = parse_id(&id.0)?;
         let patch = body.value;
-        let url = patch
-            .url
-            .as_deref()
-            .map(|raw| Self::parse_url(&state, raw))
-            .transpose()?;
+        let url = match patch.url.as_deref() {
+            Some(raw) => Some(Self::parse_url(&state, raw).await?),
+            None => None,
+        };
         check_description(patch.description.as_deref())?;
         let event_types = patch.event_types.map(dedupe);
         if let Some(types) = &event_types {
