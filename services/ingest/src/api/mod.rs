@@ -1,6 +1,7 @@
 //! The REST API: one module per resource, combined into one OpenAPI service.
 
 mod admin;
+mod audit;
 mod deliveries;
 mod dlq;
 mod event_types;
@@ -24,6 +25,8 @@ pub enum ApiTags {
     Dlq,
     /// Quotas and current usage.
     Quotas,
+    /// Who changed what: the audit log.
+    Audit,
 }
 
 pub type Apis = (
@@ -37,6 +40,7 @@ pub type Apis = (
     deliveries::DeliveriesApi,
     dlq::DlqApi,
     quotas::QuotasApi,
+    audit::AuditApi,
 );
 
 pub fn service() -> OpenApiService<Apis, ()> {
@@ -52,6 +56,7 @@ pub fn service() -> OpenApiService<Apis, ()> {
             deliveries::DeliveriesApi,
             dlq::DlqApi,
             quotas::QuotasApi,
+            audit::AuditApi,
         ),
         "Herald",
         env!("CARGO_PKG_VERSION"),

@@ -2,6 +2,7 @@
 //! and a real nats-server per test.
 
 mod api_keys;
+mod audit;
 mod event_types;
 mod events;
 mod fuzz;
