@@ -47,4 +47,14 @@ status=0
 wait "$stack" || status=$?
 stack=
 [ "$status" = 0 ] || { cat "$log_file"; die "the stack exited with $status on SIGTERM"; }
+
+# Nothing secret in the logs of the whole run: not the admin token, not the tenant's key,
+# not a webhook secret.
+key=$(printf '%s\n' "$output" | sed -n 's/^KEY=//p')
+[ "$(wc -l <"$log_file")" -gt 10 ] || die "the stack's log is nearly empty: nothing to check"
+for secret in "$HERALD_ADMIN_TOKEN" "$key" whsec_; do
+  if grep -qF -- "$secret" "$log_file"; then
+    die "a secret (${secret:0:6}...) appears in the stack's log"
+  fi
+done
 log "walk-through passed (event $event); the stack stopped cleanly"
