@@ -21,6 +21,7 @@ use sqlx::PgPool;
 
 use crate::dlq_gate::DlqGate;
 use crate::error::JsonErrors;
+use crate::hardening::{AuthFailures, SecurityHeaders, ThrottleFailedAuth};
 use crate::publisher::Publisher;
 use crate::rate_limit::RateLimiter;
 use crate::state::{AppState, IngestMetrics};
@@ -199,6 +200,10 @@ fn build_endpoint(
     health::routes(route, Dependencies { pool, nats }, metrics.clone())
         .with(CatchPanic::new())
         .with(JsonErrors)
+        .with(ThrottleFailedAuth(Arc::new(AuthFailures::new(
+            config.auth_failure_limit,
+        ))))
+        .with(SecurityHeaders)
         .with(TraceRequests)
         .with(ObserveHttp(metrics))
         .data(state)

@@ -8,6 +8,7 @@ mod body;
 pub mod dlq_gate;
 pub mod error;
 mod fingerprint;
+mod hardening;
 pub mod maintenance;
 mod pagination;
 pub mod publisher;

@@ -38,6 +38,8 @@ pub struct Config {
     /// The quotas a new tenant starts with (`HERALD_DEFAULT_QUOTAS` over the built-in ones).
     pub default_quotas: QuotaLimits,
     pub dispatch: DispatchLimits,
+    /// Failed authentications per client address and minute before it gets 429s; 0 = no limit.
+    pub auth_failure_limit: u32,
     /// How webhook host names are resolved for the SSRF checks: the system resolver; tests
     /// put a script here (never a setting).
     pub dns: Arc<dyn Lookup>,
@@ -131,6 +133,12 @@ impl Config {
             default_quotas: QuotaLimits::default()
                 .with_overrides(&or("HERALD_DEFAULT_QUOTAS", "")?)
                 .map_err(|e| anyhow::anyhow!("HERALD_DEFAULT_QUOTAS: {e}"))?,
+            auth_failure_limit: match get("HERALD_AUTH_FAILURE_LIMIT")? {
+                None => 30,
+                Some(raw) => raw.trim().parse().with_context(|| {
+                    format!("HERALD_AUTH_FAILURE_LIMIT must be a whole number, not {raw:?}")
+                })?,
+            },
             dispatch: DispatchLimits {
                 process_concurrency: positive(&get, "HERALD_DISPATCHER_CONCURRENCY", 256)?,
                 webhook_concurrency: positive(&get, "HERALD_WEBHOOK_CONCURRENCY", 10)?,

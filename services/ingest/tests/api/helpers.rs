@@ -96,6 +96,17 @@ pub async fn spawn_app_resolving(
 }
 
 impl TestApp {
+    /// The same service on a real loopback socket (for what depends on the client's address);
+    /// its base URL, served until the handle is dropped.
+    pub async fn listen(&self) -> (String, tokio::task::JoinHandle<()>) {
+        let client = herald_runtime::nats::connect(&self.config.nats_url, "ingest-listener")
+            .await
+            .expect("NATS connects");
+        let endpoint = herald_ingest::endpoint(&self.config, self.pool.clone(), client);
+        let (addr, server) = herald_test_support::loopback::serve(endpoint).await;
+        (format!("http://{addr}"), server)
+    }
+
     /// A second ingest on the same database and NATS server, as another replica would be:
     /// it shares nothing in memory with this one.
     pub async fn replica(&self) -> TestApp {

@@ -6,6 +6,7 @@ mod audit;
 mod event_types;
 mod events;
 mod fuzz;
+mod hardening;
 mod health;
 mod helpers;
 mod idempotency;
