@@ -249,6 +249,23 @@ mod tests {
         std::fs::write(&file, "s3cret\n").unwrap();
         let c = config(&[("HERALD_ADMIN_TOKEN_FILE", file.to_str().unwrap())]).unwrap();
         assert_eq!(c.admin_token.as_deref(), Some("s3cret"));
+        // The database URL (with its password) and the encryption keys, the same way.
+        let url = dir.join("database-url");
+        std::fs::write(&url, "postgres://herald:pw@db:5432/herald\n").unwrap();
+        let keys = dir.join("keys");
+        let key = herald_domain::sealing::Keyring::generate_key();
+        std::fs::write(&keys, format!("# newest first\n{key}\n")).unwrap();
+        let c = config(&[
+            ("DATABASE_URL_FILE", url.to_str().unwrap()),
+            ("HERALD_ENCRYPTION_KEY_FILE", keys.to_str().unwrap()),
+        ])
+        .unwrap();
+        assert_eq!(c.database_url, "postgres://herald:pw@db:5432/herald");
+        assert!(c.encryption_keys.is_some());
+        assert!(
+            !format!("{c:?}").contains("pw@"),
+            "Debug hides the password: {c:?}"
+        );
         let missing = config(&[("HERALD_ADMIN_TOKEN_FILE", "/nonexistent/token")]);
         assert!(
             missing

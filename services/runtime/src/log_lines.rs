@@ -165,4 +165,28 @@ mod tests {
         assert!(line["timestamp"].as_str().unwrap().ends_with('Z'));
         assert!(text.starts_with(r#"{"timestamp":"#), "{text}");
     }
+
+    /// Log injection: a value carrying a line break and a forged entry stays one field of
+    /// one line.
+    #[test]
+    fn hostile_values_stay_inside_their_field() {
+        let buffer = Buffer::default();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines)
+            .fmt_fields(JsonFields::new())
+            .with_writer(buffer.clone())
+            .finish();
+        let forged = "x\n{\"level\":\"ERROR\",\"message\":\"forged\"}\r\u{1b}[31m";
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", url = forged);
+            let _span = span.enter();
+            tracing::info!(error = forged, "attempt result");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+        let line: Value = serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["error"], forged);
+        assert_eq!(line["url"], forged);
+        assert_eq!(line["level"], "INFO");
+    }
 }
