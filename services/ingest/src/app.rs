@@ -180,7 +180,10 @@ fn build_endpoint(
     let state = AppState {
         pool: pool.clone(),
         nats: nats.clone(),
-        admin_token: config.admin_token.as_deref().map(Arc::from),
+        admin_token_hash: config
+            .admin_token
+            .as_deref()
+            .map(|token| Arc::from(herald_domain::api_key::hash_api_key(token))),
         address_policy: Arc::new(config.address_policy()),
         dns: config.dns.clone(),
         metrics: ingest_metrics,

@@ -85,14 +85,15 @@ async fn check_tenant_key(req: &Request, bearer: Bearer) -> poem::Result<Tenant>
 
 async fn check_admin_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {
     let state = state(req)?;
-    let Some(expected) = state.admin_token.as_deref() else {
+    let Some(expected) = state.admin_token_hash.as_deref() else {
         return Err(ApiError::forbidden(
             "admin_api_disabled",
             "the admin API is off: set HERALD_ADMIN_TOKEN or HERALD_ADMIN_TOKEN_FILE",
         )
         .into());
     };
-    if bool::from(bearer.token.as_bytes().ct_eq(expected.as_bytes())) {
+    let presented = hash_api_key(&bearer.token);
+    if bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         Ok(Admin)
     } else {
         Err(ApiError::unauthorized("invalid admin token").into())

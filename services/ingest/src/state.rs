@@ -20,8 +20,9 @@ use crate::rate_limit::RateLimiter;
 pub struct AppState {
     pub pool: PgPool,
     pub nats: async_nats::Client,
-    /// None: the admin API is off.
-    pub admin_token: Option<Arc<str>>,
+    /// SHA-256 of the admin token (hex), compared in constant time with the presented
+    /// token's; the token itself is not kept. None: the admin API is off.
+    pub admin_token_hash: Option<Arc<str>>,
     pub address_policy: Arc<AddressPolicy>,
     /// Resolves a new webhook's host name, to refuse names that point inside early.
     pub dns: Arc<dyn Lookup>,
