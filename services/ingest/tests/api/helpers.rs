@@ -252,12 +252,12 @@ impl TestApp {
             .await
             .expect("the deliveries stream exists");
         let name = herald_runtime::jetstream::Topology::consumer_name(tenant);
-        let mut consumer = stream
+        // One lookup: the consumer may be deleted at any moment (the relay does so).
+        let consumer = stream
             .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&name)
             .await
             .ok()?;
-        let info = consumer.info().await.expect("consumer info");
-        Some(info.config.max_ack_pending)
+        Some(consumer.cached_info().config.max_ack_pending)
     }
 
     /// The outbox relay and housekeeping, as `run` starts them beside the API; they stop when
