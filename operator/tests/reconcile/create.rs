@@ -41,14 +41,7 @@ async fn the_finalizer_comes_before_anything_is_created(pool: PgPool) {
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn applying_a_spec_creates_tenant_key_quotas_and_consumer(pool: PgPool) {
     let herald = Herald::start(pool).await;
-    let (client, server) = ScriptedServer::start(vec![
-        step(Method::GET, SECRET, Reply::Status(404, "NotFound")),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::POST, SECRETS, Reply::Echo),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, STATUS, stored()),
-    ]);
+    let (client, server) = ScriptedServer::start(creation_script(true));
 
     let action = reconcile(
         resource(spec(), 1, None).into(),
@@ -120,14 +113,7 @@ async fn applying_a_spec_creates_tenant_key_quotas_and_consumer(pool: PgPool) {
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_repeat_changes_nothing_and_writes_no_status(pool: PgPool) {
     let herald = Herald::start(pool).await;
-    let (client, server) = ScriptedServer::start(vec![
-        step(Method::GET, SECRET, Reply::Status(404, "NotFound")),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::POST, SECRETS, Reply::Echo),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, STATUS, stored()),
-    ]);
+    let (client, server) = ScriptedServer::start(creation_script(true));
     reconcile(
         resource(spec(), 1, None).into(),
         herald.context(client.clone()),

@@ -12,13 +12,7 @@ use crate::fixtures::*;
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn deletion_disables_the_tenant_keeps_its_data_and_releases_the_finalizer(pool: PgPool) {
     let herald = Herald::start(pool).await;
-    let (client, server) = ScriptedServer::start(vec![
-        step(Method::GET, SECRET, Reply::Status(404, "NotFound")),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::POST, SECRETS, Reply::Echo),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::PATCH, STATUS, stored()),
-    ]);
+    let (client, server) = ScriptedServer::start(creation_script(false));
     let spec = json!({ "tenant": "acme" });
     reconcile(
         resource(spec.clone(), 1, None).into(),

@@ -149,3 +149,22 @@ pub fn stored() -> crate::api_server::Reply {
     let object = serde_json::to_value(resource(json!({ "tenant": "acme" }), 1, None));
     crate::api_server::Reply::Json(200, object.expect("JSON"))
 }
+
+/// The calls of a first pass over a new resource: the Secret looked up (absent), Event
+/// `TenantCreated`, the Secret created, Event `ApiKeyIssued`, Event `QuotasUpdated` when the
+/// spec sets quotas, the status patched.
+pub fn creation_script(sets_quotas: bool) -> Vec<crate::api_server::Step> {
+    use crate::api_server::{Reply, step};
+    use poem::http::Method as M;
+    let mut script = vec![
+        step(M::GET, SECRET, Reply::Status(404, "NotFound")),
+        step(M::POST, EVENTS, Reply::Echo),
+        step(M::POST, SECRETS, Reply::Echo),
+        step(M::POST, EVENTS, Reply::Echo),
+    ];
+    if sets_quotas {
+        script.push(step(M::POST, EVENTS, Reply::Echo));
+    }
+    script.push(step(M::PATCH, STATUS, stored()));
+    script
+}

@@ -10,16 +10,7 @@ use crate::fixtures::*;
 
 /// Creates `acme` through the operator; returns its API key.
 async fn created(herald: &Herald, spec: Value) -> String {
-    let mut script = vec![
-        step(Method::GET, SECRET, Reply::Status(404, "NotFound")),
-        step(Method::POST, EVENTS, Reply::Echo),
-        step(Method::POST, SECRETS, Reply::Echo),
-        step(Method::POST, EVENTS, Reply::Echo),
-    ];
-    if spec.get("quotas").is_some() {
-        script.push(step(Method::POST, EVENTS, Reply::Echo));
-    }
-    script.push(step(Method::PATCH, STATUS, stored()));
+    let script = creation_script(spec.get("quotas").is_some());
     let (client, server) = ScriptedServer::start(script);
     reconcile(
         resource(spec, 1, None).into(),

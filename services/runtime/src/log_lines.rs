@@ -131,15 +131,21 @@ mod tests {
         }
     }
 
-    #[test]
-    fn lines_carry_the_fields_of_every_enclosing_span_flat() {
+    /// What `emit` logs, as text.
+    fn captured(emit: impl FnOnce()) -> String {
         let buffer = Buffer::default();
         let subscriber = tracing_subscriber::fmt()
             .event_format(JsonLines)
             .fmt_fields(JsonFields::new())
             .with_writer(buffer.clone())
             .finish();
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, emit);
+        String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn lines_carry_the_fields_of_every_enclosing_span_flat() {
+        let text = captured(|| {
             let outer = tracing::info_span!(
                 "delivery",
                 tenant = "acme",
@@ -152,7 +158,6 @@ mod tests {
             let _inner = inner.enter();
             tracing::info!(status_code = 503, retried = true, "attempt result");
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         let line: Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["message"], "attempt result");
         assert_eq!(line["level"], "INFO");
@@ -170,19 +175,12 @@ mod tests {
     /// one line.
     #[test]
     fn hostile_values_stay_inside_their_field() {
-        let buffer = Buffer::default();
-        let subscriber = tracing_subscriber::fmt()
-            .event_format(JsonLines)
-            .fmt_fields(JsonFields::new())
-            .with_writer(buffer.clone())
-            .finish();
         let forged = "x\n{\"level\":\"ERROR\",\"message\":\"forged\"}\r\u{1b}[31m";
-        tracing::subscriber::with_default(subscriber, || {
+        let text = captured(|| {
             let span = tracing::info_span!("request", url = forged);
             let _span = span.enter();
             tracing::info!(error = forged, "attempt result");
         });
-        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.trim_end().lines().count(), 1, "{text}");
         let line: Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["error"], forged);
