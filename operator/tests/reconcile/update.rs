@@ -131,9 +131,11 @@ async fn a_retry_schedule_override_reaches_the_tenant(pool: PgPool) {
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_deleted_consumer_is_created_again(pool: PgPool) {
-    let herald = Herald::start(pool).await;
+    let mut herald = Herald::start(pool).await;
     let spec = json!({ "tenant": "acme", "quotas": { "maxConcurrentDeliveries": 4 } });
     created(&herald, spec.clone()).await;
+    // Herald's relay would repair the consumer too; with it stopped, only the operator can.
+    herald.stack.stop_relay().await;
     herald
         .consumers
         .delete("acme")

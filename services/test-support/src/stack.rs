@@ -26,6 +26,7 @@ pub struct Stack {
     pub config: Config,
     client: TestClient<BoxEndpoint<'static>>,
     ingest_background: ShutdownToken,
+    ingest_background_task: Option<JoinHandle<()>>,
     dispatcher: Option<(ShutdownToken, JoinHandle<()>)>,
     dlq: Option<(ShutdownToken, JoinHandle<()>)>,
 }
@@ -72,7 +73,7 @@ impl Stack {
             herald_ingest::endpoint(&config, pool.clone(), ingest_nats.clone()).boxed(),
         );
         let ingest_background = ShutdownToken::new();
-        herald_ingest::background(
+        let ingest_background_task = herald_ingest::background(
             &config,
             pool.clone(),
             ingest_nats,
@@ -84,11 +85,21 @@ impl Stack {
             config,
             client,
             ingest_background,
+            ingest_background_task: Some(ingest_background_task),
             dispatcher: None,
             dlq: None,
         };
         stack.start_dispatcher().await;
         stack
+    }
+
+    /// Stops ingest's relay and housekeeping and waits until they have: nothing in Herald
+    /// repairs JetStream's topology behind a test's back after this.
+    pub async fn stop_relay(&mut self) {
+        self.ingest_background.cancel();
+        if let Some(task) = self.ingest_background_task.take() {
+            let _ = task.await;
+        }
     }
 
     pub async fn start_dispatcher(&mut self) {
