@@ -89,7 +89,7 @@ fn build(
     start: Instant,
     processes: Vec<procs::ProcessUsage>,
 ) -> Report {
-    let events = report::events(sent, config.duration);
+    let events = report::events(sent, start, config.duration);
     let (deliveries, timeline) = report::deliveries(sent, arrivals, start, config.duration);
     Report {
         scenario: config.scenario.clone(),

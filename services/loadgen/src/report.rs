@@ -52,8 +52,10 @@ pub struct Events {
     pub refused: BTreeMap<u16, usize>,
     /// Requests that got no HTTP answer (connection error or timeout).
     pub errors: usize,
-    /// Accepted events over the sending window.
+    /// Accepted events from the first send to the last 201 (the window at least).
     pub accepted_per_second: f64,
+    /// Seconds from the first send to the last 201.
+    pub last_accept_s: f64,
     /// From the time each event was due to its 201: includes any wait behind a stalled API.
     pub api_latency: Option<Percentiles>,
 }
@@ -78,6 +80,9 @@ pub struct Deliveries {
     pub last_arrival_s: f64,
     /// Event accepted (201 received) to the receiver's first sight of the delivery.
     pub end_to_end: Option<Percentiles>,
+    /// Event due (open loop) to the receiver's first sight: the latency a producer sending
+    /// at this rate sees, queueing in front of a saturated API included.
+    pub due_to_delivery: Option<Percentiles>,
 }
 
 #[derive(Debug, Serialize)]
@@ -91,16 +96,18 @@ pub struct Second {
 
 /// The first arrival of each distinct delivery id.
 struct Matched {
+    from_due: Vec<Duration>,
     first: HashMap<String, Instant>,
     latencies: Vec<(Instant, Duration)>,
     duplicates: usize,
 }
 
 fn matched(sent: &[Sent], arrivals: &[Arrival]) -> Matched {
-    let accepted_at: HashMap<String, Instant> = sent
+    let accepted_at: HashMap<String, (Instant, Instant)> = sent
         .iter()
-        .filter_map(|s| s.event_id.clone().map(|id| (id, s.answered)))
+        .filter_map(|s| s.event_id.clone().map(|id| (id, (s.due, s.answered))))
         .collect();
+    let mut from_due = Vec::with_capacity(arrivals.len());
     let mut first: HashMap<String, Instant> = HashMap::with_capacity(arrivals.len());
     let mut latencies = Vec::with_capacity(arrivals.len());
     let mut duplicates = 0;
@@ -110,19 +117,21 @@ fn matched(sent: &[Sent], arrivals: &[Arrival]) -> Matched {
             continue;
         }
         first.insert(arrival.delivery_id.clone(), arrival.at);
-        if let Some(accepted) = accepted_at.get(&arrival.event_id) {
+        if let Some((due, accepted)) = accepted_at.get(&arrival.event_id) {
+            from_due.push(arrival.at.saturating_duration_since(*due));
             // A delivery can beat the 201 back to us; that counts as zero, not negative.
             latencies.push((arrival.at, arrival.at.saturating_duration_since(*accepted)));
         }
     }
     Matched {
+        from_due,
         first,
         latencies,
         duplicates,
     }
 }
 
-pub fn events(sent: &[Sent], window: Duration) -> Events {
+pub fn events(sent: &[Sent], start: Instant, window: Duration) -> Events {
     let mut refused = BTreeMap::new();
     let mut errors = 0;
     let mut api = Vec::new();
@@ -133,12 +142,19 @@ pub fn events(sent: &[Sent], window: Duration) -> Events {
             None => errors += 1,
         }
     }
+    let last = sent
+        .iter()
+        .filter(|s| s.status == Some(201))
+        .map(|s| s.answered.saturating_duration_since(start))
+        .max()
+        .unwrap_or_default();
     Events {
         sent: sent.len(),
         accepted: api.len(),
         refused,
         errors,
-        accepted_per_second: api.len() as f64 / window.as_secs_f64(),
+        accepted_per_second: api.len() as f64 / last.max(window).as_secs_f64(),
+        last_accept_s: (last.as_secs_f64() * 1e3).round() / 1e3,
         api_latency: Percentiles::of(api),
     }
 }
@@ -181,6 +197,7 @@ pub fn deliveries(
         },
         last_arrival_s: (last_s * 1e3).round() / 1e3,
         end_to_end: Percentiles::of(m.latencies.iter().map(|(_, d)| *d).collect()),
+        due_to_delivery: Percentiles::of(m.from_due.clone()),
     };
     (summary, timeline(sent, &m, start))
 }
@@ -228,8 +245,14 @@ pub struct Report {
 pub fn summary(report: &Report) -> String {
     let e = &report.events;
     let mut out = format!(
-        "{}: sent {}, accepted {} ({:.1}/s), refused {:?}, no answer {}\n",
-        report.scenario, e.sent, e.accepted, e.accepted_per_second, e.refused, e.errors
+        "{}: sent {}, accepted {} ({:.1}/s, last at {:.1}s), refused {:?}, no answer {}\n",
+        report.scenario,
+        e.sent,
+        e.accepted,
+        e.accepted_per_second,
+        e.last_accept_s,
+        e.refused,
+        e.errors
     );
     if let Some(p) = &e.api_latency {
         out += &format!("  POST /events (due -> 201): {}\n", line(p));
@@ -249,6 +272,9 @@ pub fn summary(report: &Report) -> String {
         );
         if let Some(p) = &d.end_to_end {
             out += &format!("  end to end (201 -> receiver): {}\n", line(p));
+        }
+        if let Some(p) = &d.due_to_delivery {
+            out += &format!("  due -> receiver: {}\n", line(p));
         }
     }
     for p in &report.processes {
@@ -312,6 +338,7 @@ mod tests {
         assert_eq!((d.expected, d.delivered, d.lost), (2, 1, 1));
         assert_eq!((d.duplicates, d.unexpected), (1, 1));
         assert_eq!(d.end_to_end.unwrap().max_ms, 20.0);
+        assert_eq!(d.due_to_delivery.unwrap().max_ms, 25.0);
         assert_eq!(timeline[0].delivered, 1);
     }
 
@@ -333,6 +360,7 @@ mod tests {
         lost.status = None;
         let e = events(
             &[sent(start, 0, &["m"]), refused, lost],
+            start,
             Duration::from_secs(1),
         );
         assert_eq!((e.accepted, e.errors), (1, 1));
