@@ -19,6 +19,8 @@ use crate::setup::Setup;
 pub struct Sent {
     /// When it was due (open loop) or sent (as fast as possible).
     pub due: Instant,
+    /// When the request actually started: later than `due` once the in-flight cap is reached.
+    pub started: Instant,
     pub answered: Instant,
     /// `None` when no HTTP answer came (connection error, timeout).
     pub status: Option<u16>,
@@ -47,6 +49,7 @@ struct Sender {
 
 impl Sender {
     async fn send(&self, seq: u64, due: Instant) {
+        let started = Instant::now();
         let event_type = &self.types[seq as usize % self.types.len()];
         let body = json!({ "type": event_type, "payload": { "seq": seq } }).to_string();
         let answer = self
@@ -75,6 +78,7 @@ impl Sender {
         };
         let sent = Sent {
             due,
+            started,
             answered,
             status,
             event_id,

@@ -88,6 +88,9 @@ pub struct Deliveries {
 #[derive(Debug, Serialize)]
 pub struct Second {
     pub second: u64,
+    /// Events due in this second (the schedule).
+    pub due: usize,
+    /// Requests started in this second: fewer than `due` when the in-flight cap held them.
     pub sent: usize,
     pub accepted: usize,
     pub delivered: usize,
@@ -204,27 +207,31 @@ pub fn deliveries(
 
 fn timeline(sent: &[Sent], m: &Matched, start: Instant) -> Vec<Second> {
     let second = |at: Instant| at.saturating_duration_since(start).as_secs();
-    let mut seconds: BTreeMap<u64, (usize, usize, usize, Vec<Duration>)> = BTreeMap::new();
+    let mut seconds: BTreeMap<u64, (usize, usize, usize, usize, Vec<Duration>)> = BTreeMap::new();
     for s in sent {
         seconds.entry(second(s.due)).or_default().0 += 1;
+        seconds.entry(second(s.started)).or_default().1 += 1;
         if s.status == Some(201) {
-            seconds.entry(second(s.answered)).or_default().1 += 1;
+            seconds.entry(second(s.answered)).or_default().2 += 1;
         }
     }
     for (at, latency) in &m.latencies {
         let entry = seconds.entry(second(*at)).or_default();
-        entry.2 += 1;
-        entry.3.push(*latency);
+        entry.3 += 1;
+        entry.4.push(*latency);
     }
     seconds
         .into_iter()
-        .map(|(second, (sent, accepted, delivered, latencies))| Second {
-            second,
-            sent,
-            accepted,
-            delivered,
-            p95_ms: Percentiles::of(latencies).map(|p| p.p95_ms),
-        })
+        .map(
+            |(second, (due, sent, accepted, delivered, latencies))| Second {
+                second,
+                due,
+                sent,
+                accepted,
+                delivered,
+                p95_ms: Percentiles::of(latencies).map(|p| p.p95_ms),
+            },
+        )
         .collect()
 }
 
@@ -300,6 +307,7 @@ mod tests {
     fn sent(start: Instant, n: u64, deliveries: &[&str]) -> Sent {
         Sent {
             due: start + Duration::from_millis(n),
+            started: start + Duration::from_millis(n),
             answered: start + Duration::from_millis(n + 5),
             status: Some(201),
             event_id: Some(format!("evt_{n}")),
