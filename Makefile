@@ -1,5 +1,5 @@
 # Herald: each target is a plain script under scripts/, for those without make.
-.PHONY: run test test-nats-latest chaos coverage observability-check hooks fmt lint
+.PHONY: run test test-nats-latest chaos coverage observability-check bench hooks fmt lint
 
 run: ## Run ingest, dispatcher and DLQ in the foreground (installs/starts PostgreSQL and NATS if missing)
 	scripts/run.sh
@@ -18,6 +18,9 @@ coverage: ## Line coverage of domain, dispatcher and DLQ; fails under 75%
 
 observability-check: ## A real Prometheus scrapes a running Herald; every dashboard series must exist
 	scripts/observability-check.sh
+
+bench: ## Load benchmark (release build): standard scenarios, JSON results in docs/perf/results/
+	scripts/bench.sh
 
 hooks: ## Install the git pre-commit hook (fmt + clippy)
 	scripts/install-hooks.sh

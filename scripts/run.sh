@@ -15,9 +15,17 @@ if [ -z "${HERALD_ADMIN_TOKEN:-}" ] && [ -z "${HERALD_ADMIN_TOKEN_FILE:-}" ]; th
   printf '\n    HERALD_ADMIN_TOKEN=%s\n\n' "$HERALD_ADMIN_TOKEN"
 fi
 
-log "building"
-(cd "$root" && cargo build --quiet --bins)
-bin="$root/target/debug"
+# HERALD_BIN_DIR runs binaries built elsewhere (e.g. the release ones scripts/bench.sh builds).
+if [ -n "${HERALD_BIN_DIR:-}" ]; then
+  bin=$HERALD_BIN_DIR
+  for name in herald-ingest herald-dispatcher herald-dlq; do
+    [ -x "$bin/$name" ] || die "HERALD_BIN_DIR has no $name"
+  done
+else
+  log "building"
+  (cd "$root" && cargo build --quiet --bins)
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug"
+fi
 
 pids=()
 stop() {

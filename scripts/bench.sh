@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Load benchmark: builds release binaries, starts Herald on free ports with its own database,
+# NATS prefix and admin token, runs the standard scenarios with herald-loadgen and writes
+# their JSON results under docs/perf/results/, then stops the stack and drops its database.
+# Not part of CI: the figures are written up in docs/perf/README.md.
+#
+#   scripts/bench.sh                 # every standard scenario
+#   scripts/bench.sh seed            # only the named ones: seed, fanout, full-speed
+#   BENCH_DURATION=10s scripts/bench.sh seed   # a shorter smoke run
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+. "$here/lib.sh"
+
+scenarios=("$@")
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(seed fanout full-speed)
+duration=${BENCH_DURATION:-60s}
+results="$root/docs/perf/results"
+mkdir -p "$results"
+
+log "building release binaries"
+(cd "$root" && cargo build --quiet --release \
+  -p herald-ingest -p herald-dispatcher -p herald-dlq -p herald-loadgen)
+bin="${CARGO_TARGET_DIR:-$root/target}/release"
+
+# A port nothing listens on, chosen at random above the ephemeral range's usual start.
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 30000))
+    port_open 127.0.0.1 "$port" || { echo "$port"; return; }
+  done
+}
+
+suffix="$(date +%s)_$$"
+base_url=${HERALD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/herald_test}
+export DATABASE_URL="${base_url%/*}/herald_bench_$suffix"
+export HERALD_NATS_PREFIX="bench_$suffix"
+export HERALD_API_ADDR="127.0.0.1:$(free_port)"
+export HERALD_DISPATCHER_HEALTH_ADDR="127.0.0.1:$(free_port)"
+export HERALD_DLQ_HEALTH_ADDR="127.0.0.1:$(free_port)"
+export HERALD_ADMIN_TOKEN="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+export HERALD_ALLOW_PRIVATE_CIDRS=127.0.0.0/8
+export HERALD_LOG_FORMAT=json RUST_LOG=${RUST_LOG:-warn}
+export HERALD_BIN_DIR="$bin"
+log_file=$(mktemp)
+
+cleanup() {
+  local status=$?
+  [ "$status" = 0 ] || { log "the stack's log, last lines:"; tail -n 30 "$log_file" >&2 || true; }
+  [ -n "${stack:-}" ] && kill -TERM "$stack" 2>/dev/null && wait "$stack" 2>/dev/null || true
+  psql "${base_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"${DATABASE_URL##*/}\" WITH (FORCE)" ||
+    true
+  rm -f "$log_file"
+}
+trap cleanup EXIT
+
+"$here/run.sh" >"$log_file" 2>&1 &
+stack=$!
+wait_for "the stack's readyz" 300 curl -sf -o /dev/null "http://$HERALD_API_ADDR/readyz"
+wait_for "the dispatcher's readyz" 60 curl -sf -o /dev/null "http://$HERALD_DISPATCHER_HEALTH_ADDR/readyz"
+wait_for "the DLQ service's readyz" 60 curl -sf -o /dev/null "http://$HERALD_DLQ_HEALTH_ADDR/readyz"
+
+# The stack's processes, as name=pid for loadgen's /proc sampler.
+pids=$(pgrep -P "$stack" -a | awk '{ n = $2; sub(".*/", "", n); printf "%s%s=%s", sep, n, $1; sep = "," }')
+log "stack on http://$HERALD_API_ADDR ($pids)"
+
+run() {
+  local name=$1
+  shift
+  log "scenario $name: $*"
+  "$bin/herald-loadgen" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
+    --duration "$duration" --pids "$pids" --scenario "$name" \
+    --out "$results/$name-$(date -u +%Y%m%dT%H%M%SZ).json" "$@"
+}
+
+for scenario in "${scenarios[@]}"; do
+  case $scenario in
+    seed) run seed --rate 1000 --webhooks 100 --drain 30s ;;
+    fanout) run fanout --rate 100 --webhooks 100 --fanout 10 --drain 30s ;;
+    full-speed) run full-speed --rate 0 --concurrency 64 --webhooks 100 --drain 30s ;;
+    *) die "unknown scenario $scenario: seed, fanout or full-speed" ;;
+  esac
+done
+log "results in $results"
