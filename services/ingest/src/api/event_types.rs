@@ -59,7 +59,9 @@ fn example_schema() -> serde_json::Value {
 pub struct EventTypeOut {
     pub id: String,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
+    #[oai(nullable)]
     pub schema: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -97,6 +99,7 @@ impl From<EventTypeRow> for EventTypeOut {
 pub struct EventTypePage {
     pub items: Vec<EventTypeOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -165,6 +165,39 @@ async fn the_openapi_document_describes_every_operation(pool: PgPool) {
     );
 }
 
+/// Fields answered as `null` (absent values, the last page's cursor) are declared nullable,
+/// so that clients generated from the spec accept them.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn fields_answered_as_null_are_declared_nullable(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let spec = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect(200)
+        .body;
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [
+        ("WebhookOut", "description"),
+        ("WebhookOut", "disabled_reason"),
+        ("WebhookPage", "next_cursor"),
+        ("EventTypeOut", "schema"),
+        ("EventTypePage", "next_cursor"),
+        ("DeliveryOut", "next_attempt_at"),
+        ("DeliveryOut", "last_error"),
+        ("AttemptOut", "response_body"),
+        ("DeadLetterPage", "next_cursor"),
+        ("AuditPage", "next_cursor"),
+        ("TenantOut", "retry_schedule"),
+        ("TenantPage", "next_cursor"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["nullable"],
+            Value::Bool(true),
+            "{schema}.{field} is not nullable"
+        );
+    }
+}
+
 /// Whether the first media type's schema, or the schema it references, carries an example.
 fn has_example(schemas: &Value, content: &Value) -> bool {
     let schema = &content.as_object().and_then(|c| c.values().next()).unwrap()["schema"];

@@ -86,10 +86,12 @@ pub struct TenantOut {
     pub id: String,
     pub name: String,
     /// A human name; null when not set.
+    #[oai(nullable)]
     pub display_name: Option<String>,
     pub status: Status,
     /// The tenant's own delays between attempts, each in its largest exact unit (`"100ms"`,
     /// `"30s"`, `"5m"`, `"1h"`); null: the platform's `HERALD_RETRY_SCHEDULE`.
+    #[oai(nullable)]
     pub retry_schedule: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -134,6 +136,7 @@ impl From<TenantRow> for TenantOut {
 pub struct TenantPage {
     pub items: Vec<TenantOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -219,6 +222,7 @@ pub struct ApiKeyOut {
     pub api_key: String,
     /// Its first characters, kept in clear to tell keys apart.
     pub prefix: String,
+    #[oai(nullable)]
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
 }
