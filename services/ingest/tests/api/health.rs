@@ -150,6 +150,8 @@ async fn the_openapi_document_describes_every_operation(pool: PgPool) {
                     has_example(schemas, &body["content"]),
                     "{name}: no request example"
                 );
+                // A body sent without `Content-Type: application/json` is answered 415.
+                assert!(responses.contains_key("415"), "{name}: no 415");
             }
         }
     }
@@ -196,6 +198,17 @@ async fn fields_answered_as_null_are_declared_nullable(pool: PgPool) {
             "{schema}.{field} is not nullable"
         );
     }
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_body_without_a_json_content_type_is_415_in_the_error_shape(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    let reply = app
+        .call(Method::POST, "/webhooks", Some(&key), None)
+        .await
+        .expect(415);
+    assert_eq!(reply.error(), "unsupported_media_type");
 }
 
 /// Whether the first media type's schema, or the schema it references, carries an example.
