@@ -101,7 +101,6 @@ fuzz() {
     --checks "$checks" \
     --max-examples "$examples" \
     --seed "$seed" \
-    --generation-deterministic \
     --workers 1 \
     --request-timeout 10 \
     --no-color)
