@@ -26,6 +26,7 @@ pub struct EventTypesApi;
 #[serde(deny_unknown_fields)]
 pub struct EventTypeIn {
     /// Letters, digits, '.', '_' and '-', up to 256 characters, e.g. `order.created`.
+    #[oai(validator(pattern = "^[A-Za-z0-9._-]{1,256}$"))]
     pub name: String,
     pub description: Option<String>,
     /// A JSON Schema (draft 2020-12 unless `$schema` says otherwise) that every payload of

@@ -200,6 +200,27 @@ async fn fields_answered_as_null_are_declared_nullable(pool: PgPool) {
     }
 }
 
+/// The name rules the handlers enforce are in the spec, so generated clients and fuzzers
+/// send names the API accepts.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn name_rules_are_declared_as_patterns(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let spec = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect(200)
+        .body;
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(
+        schemas["TenantIn"]["properties"]["name"]["pattern"],
+        "^[a-z0-9][a-z0-9-]{1,62}$"
+    );
+    assert_eq!(
+        schemas["EventTypeIn"]["properties"]["name"]["pattern"],
+        "^[A-Za-z0-9._-]{1,256}$"
+    );
+}
+
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_body_without_a_json_content_type_is_415_in_the_error_shape(pool: PgPool) {
     let app = spawn_app(pool).await;

@@ -19,6 +19,7 @@ fn example_time() -> DateTime<Utc> {
 #[serde(deny_unknown_fields)]
 pub struct TenantIn {
     /// Lowercase letters, digits and '-', 2 to 63 characters, starting with a letter or digit.
+    #[oai(validator(pattern = "^[a-z0-9][a-z0-9-]{1,62}$"))]
     pub name: String,
     /// A human name for dashboards, at most 200 characters.
     pub display_name: Option<String>,
