@@ -3,7 +3,8 @@
 #   nats  - the current nats-server release (2.15.x, what production runs), from PyPI;
 #   cov   - cargo-tarpaulin, for `make coverage`;
 #   standardwebhooks - the Standard Webhooks Python library, from PyPI, which
-#           services/dispatcher/tests/signatures.rs verifies Herald's signatures with.
+#           services/dispatcher/tests/signatures.rs verifies Herald's signatures with;
+#   schemathesis - the OpenAPI fuzzer `make fuzz` runs against a live stack, from PyPI.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -12,6 +13,7 @@ root=$(cd "$here/.." && pwd)
 NATS_LATEST_VERSION=2.15.1
 TARPAULIN_VERSION=0.37.5
 STANDARDWEBHOOKS_VERSION=1.1.0
+SCHEMATHESIS_VERSION=4.32.5
 
 install_nats_latest() {
   local venv="$root/.tools/nats-$NATS_LATEST_VERSION"
@@ -30,6 +32,16 @@ install_standardwebhooks() {
   "$venv/bin/pip" install --quiet "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 }
 
+# A venv at .tools/schemathesis; scripts/fuzz-api.sh runs its bin/schemathesis.
+install_schemathesis() {
+  local venv="$root/.tools/schemathesis"
+  "$venv/bin/schemathesis" --version 2>/dev/null | grep -qF " $SCHEMATHESIS_VERSION" && return 0
+  log "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $venv"
+  command -v python3 >/dev/null || apt_install python3 python3-venv python3-pip
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv python3-pip; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+}
+
 install_tarpaulin() {
   command -v cargo-tarpaulin >/dev/null && return 0
   log "installing cargo-tarpaulin $TARPAULIN_VERSION (a few minutes, once)"
@@ -41,6 +53,7 @@ for tool in "$@"; do
     nats) install_nats_latest ;;
     cov) install_tarpaulin ;;
     standardwebhooks) install_standardwebhooks ;;
+    schemathesis) install_schemathesis ;;
     *) die "unknown tool $tool" ;;
   esac
 done

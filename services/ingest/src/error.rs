@@ -47,6 +47,9 @@ pub enum ApiError {
     /// The body is larger than the tenant's payload limit.
     #[oai(status = 413)]
     PayloadTooLarge(Json<ErrorBody>),
+    /// The body is not JSON: no `Content-Type`, or one other than `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Well-formed, but refused: unknown event type, schema violation, reused idempotency key.
     #[oai(status = 422)]
     Unprocessable(Json<ErrorBody>),

@@ -24,6 +24,7 @@ pub struct AuditApi;
 pub struct AuditEntryOut {
     pub id: String,
     /// The tenant concerned; null for platform-wide entries.
+    #[oai(nullable)]
     pub tenant_id: Option<String>,
     /// `admin`, or the id of the API key that made the change (`key_...`).
     pub actor: String,
@@ -31,6 +32,7 @@ pub struct AuditEntryOut {
     /// `dlq.retried`, `tenant.created`.
     pub action: String,
     /// The object changed, e.g. a webhook or tenant id.
+    #[oai(nullable)]
     pub target: Option<String>,
     /// What changed (never a secret or a key).
     pub details: serde_json::Value,
@@ -70,6 +72,7 @@ impl From<AuditRow> for AuditEntryOut {
 pub struct AuditPage {
     pub items: Vec<AuditEntryOut>,
     /// Pass as `cursor` for the next (older) page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -24,9 +24,12 @@ pub struct AttemptOut {
     pub started_at: DateTime<Utc>,
     pub duration_ms: i32,
     /// The receiver's HTTP status; absent when no response came (timeout, refused...).
+    #[oai(nullable)]
     pub status_code: Option<i32>,
+    #[oai(nullable)]
     pub error: Option<String>,
     /// The first KiB of the receiver's response body.
+    #[oai(nullable)]
     pub response_body: Option<String>,
 }
 
@@ -54,11 +57,15 @@ pub struct DeliveryOut {
     pub status: String,
     /// How many attempts were made.
     pub attempt_count: i32,
+    #[oai(nullable)]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub last_status_code: Option<i32>,
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub completed_at: Option<DateTime<Utc>>,
     /// Every attempt, first to last. Left out of lists.
     #[oai(skip_serializing_if_is_none)]

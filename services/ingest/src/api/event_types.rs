@@ -26,6 +26,7 @@ pub struct EventTypesApi;
 #[serde(deny_unknown_fields)]
 pub struct EventTypeIn {
     /// Letters, digits, '.', '_' and '-', up to 256 characters, e.g. `order.created`.
+    #[oai(validator(pattern = "^[A-Za-z0-9._-]{1,256}$"))]
     pub name: String,
     pub description: Option<String>,
     /// A JSON Schema (draft 2020-12 unless `$schema` says otherwise) that every payload of
@@ -59,7 +60,9 @@ fn example_schema() -> serde_json::Value {
 pub struct EventTypeOut {
     pub id: String,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
+    #[oai(nullable)]
     pub schema: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -97,6 +100,7 @@ impl From<EventTypeRow> for EventTypeOut {
 pub struct EventTypePage {
     pub items: Vec<EventTypeOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -150,6 +150,8 @@ async fn the_openapi_document_describes_every_operation(pool: PgPool) {
                     has_example(schemas, &body["content"]),
                     "{name}: no request example"
                 );
+                // A body sent without `Content-Type: application/json` is answered 415.
+                assert!(responses.contains_key("415"), "{name}: no 415");
             }
         }
     }
@@ -163,6 +165,71 @@ async fn the_openapi_document_describes_every_operation(pool: PgPool) {
             .unwrap()
             .contains("swagger")
     );
+}
+
+/// Fields answered as `null` (absent values, the last page's cursor) are declared nullable,
+/// so that clients generated from the spec accept them.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn fields_answered_as_null_are_declared_nullable(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let spec = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect(200)
+        .body;
+    let schemas = &spec["components"]["schemas"];
+    for (schema, field) in [
+        ("WebhookOut", "description"),
+        ("WebhookOut", "disabled_reason"),
+        ("WebhookPage", "next_cursor"),
+        ("EventTypeOut", "schema"),
+        ("EventTypePage", "next_cursor"),
+        ("DeliveryOut", "next_attempt_at"),
+        ("DeliveryOut", "last_error"),
+        ("AttemptOut", "response_body"),
+        ("DeadLetterPage", "next_cursor"),
+        ("AuditPage", "next_cursor"),
+        ("TenantOut", "retry_schedule"),
+        ("TenantPage", "next_cursor"),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["nullable"],
+            Value::Bool(true),
+            "{schema}.{field} is not nullable"
+        );
+    }
+}
+
+/// The name rules the handlers enforce are in the spec, so generated clients and fuzzers
+/// send names the API accepts.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn name_rules_are_declared_as_patterns(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let spec = app
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .expect(200)
+        .body;
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(
+        schemas["TenantIn"]["properties"]["name"]["pattern"],
+        "^[a-z0-9][a-z0-9-]{1,62}$"
+    );
+    assert_eq!(
+        schemas["EventTypeIn"]["properties"]["name"]["pattern"],
+        "^[A-Za-z0-9._-]{1,256}$"
+    );
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_body_without_a_json_content_type_is_415_in_the_error_shape(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    let reply = app
+        .call(Method::POST, "/webhooks", Some(&key), None)
+        .await
+        .expect(415);
+    assert_eq!(reply.error(), "unsupported_media_type");
 }
 
 /// Whether the first media type's schema, or the schema it references, carries an example.

@@ -19,6 +19,7 @@ fn example_time() -> DateTime<Utc> {
 #[serde(deny_unknown_fields)]
 pub struct TenantIn {
     /// Lowercase letters, digits and '-', 2 to 63 characters, starting with a letter or digit.
+    #[oai(validator(pattern = "^[a-z0-9][a-z0-9-]{1,62}$"))]
     pub name: String,
     /// A human name for dashboards, at most 200 characters.
     pub display_name: Option<String>,
@@ -86,10 +87,12 @@ pub struct TenantOut {
     pub id: String,
     pub name: String,
     /// A human name; null when not set.
+    #[oai(nullable)]
     pub display_name: Option<String>,
     pub status: Status,
     /// The tenant's own delays between attempts, each in its largest exact unit (`"100ms"`,
     /// `"30s"`, `"5m"`, `"1h"`); null: the platform's `HERALD_RETRY_SCHEDULE`.
+    #[oai(nullable)]
     pub retry_schedule: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -134,6 +137,7 @@ impl From<TenantRow> for TenantOut {
 pub struct TenantPage {
     pub items: Vec<TenantOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 
@@ -219,6 +223,7 @@ pub struct ApiKeyOut {
     pub api_key: String,
     /// Its first characters, kept in clear to tell keys apart.
     pub prefix: String,
+    #[oai(nullable)]
     pub label: Option<String>,
     pub created_at: DateTime<Utc>,
 }

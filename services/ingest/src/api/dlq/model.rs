@@ -29,6 +29,7 @@ pub struct DeadLetterOut {
     /// `redelivery_limit`; see docs/failures.md.
     pub reason: String,
     pub last_error: String,
+    #[oai(nullable)]
     pub last_status_code: Option<i32>,
     pub attempts: i32,
     pub failed_at: DateTime<Utc>,
@@ -80,6 +81,7 @@ impl From<DeadLetterRow> for DeadLetterOut {
 pub struct DeadLetterPage {
     pub items: Vec<DeadLetterOut>,
     /// Pass as `cursor` for the next (older) page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

@@ -61,11 +61,13 @@ impl Example for WebhookPatch {
 pub struct WebhookOut {
     pub id: String,
     pub url: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// Empty: every event type.
     pub event_types: Vec<String>,
     pub enabled: bool,
     /// Why Herald or the tenant disabled it.
+    #[oai(nullable)]
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -112,6 +114,7 @@ impl From<WebhookRow> for WebhookOut {
 pub struct WebhookPage {
     pub items: Vec<WebhookOut>,
     /// Pass as `cursor` for the next page; null on the last page.
+    #[oai(nullable)]
     pub next_cursor: Option<String>,
 }
 

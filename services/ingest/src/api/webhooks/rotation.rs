@@ -52,6 +52,7 @@ pub struct RotatedSecretOut {
     /// The new secret: it signs from now on, and `X-Webhook-Signature` uses it alone.
     pub secret: String,
     /// When the previous secrets stop signing `webhook-signature`; null if there were none.
+    #[oai(nullable)]
     pub previous_expire_at: Option<DateTime<Utc>>,
 }
 
