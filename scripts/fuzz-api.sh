@@ -4,10 +4,11 @@
 # number of generated requests each, a fixed seed. Any 5xx, or any response the spec does not
 # declare (status, content type, body schema), fails the run. The stack is torn down after.
 #
-# Traffic stays on loopback: schemathesis talks only to the stack, and the stack's
-# dispatcher may only deliver to HERALD_ALLOWED_PORTS, one port on which a loopback sink
-# listens: a generated webhook URL on any other port is refused at registration, before any
-# DNS lookup, so neither a lookup nor a delivery leaves the machine.
+# Traffic stays on loopback: schemathesis talks only to the stack, and the stack runs no
+# dispatcher (HERALD_WORKERS=dlq), so no webhook it registers is ever delivered. Webhook URLs
+# are also limited to HERALD_ALLOWED_PORTS, the port of a loopback sink: a generated URL on
+# any other port is refused at registration, before any DNS lookup. Failed authentications
+# are not throttled (HERALD_AUTH_FAILURE_LIMIT=0): schemathesis sends many on purpose.
 #
 # HERALD_FUZZ_EXAMPLES (default 50) and HERALD_FUZZ_SEED (default 1042) tune the run.
 set -euo pipefail
@@ -44,6 +45,8 @@ export HERALD_DLQ_HEALTH_ADDR="127.0.0.1:$dlq_port"
 export HERALD_ADMIN_TOKEN="fuzz-admin-$suffix"
 export HERALD_ALLOW_PRIVATE_CIDRS=127.0.0.0/8
 export HERALD_ALLOWED_PORTS=$sink_port
+export HERALD_WORKERS=dlq
+export HERALD_AUTH_FAILURE_LIMIT=0
 export HERALD_LOG_FORMAT=json
 api="http://$HERALD_API_ADDR"
 work=$(mktemp -d)
@@ -58,7 +61,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A loopback receiver that accepts every delivery, so seeded deliveries succeed.
+# A loopback receiver on the one allowed port, so the seeded webhook points at something real.
 "$python" - "$sink_port" >/dev/null 2>&1 <<'EOF' &
 import sys
 from http.server import BaseHTTPRequestHandler, HTTPServer

@@ -43,10 +43,12 @@ api_addr=${HERALD_API_ADDR:-127.0.0.1:8080}
 pids+=($!)
 # Ingest creates and migrates the database first; the workers start once it answers.
 wait_for "the API on $api_addr" 120 port_open "${api_addr%:*}" "${api_addr##*:}"
-"$bin/herald-dispatcher" &
-pids+=($!)
-"$bin/herald-dlq" &
-pids+=($!)
+# HERALD_WORKERS picks the workers started beside ingest (default both); `make fuzz` runs
+# without a dispatcher so that nothing it registers is ever delivered.
+for worker in ${HERALD_WORKERS-dispatcher dlq}; do
+  "$bin/herald-$worker" &
+  pids+=($!)
+done
 log "API on http://$api_addr (docs at /docs); Ctrl-C stops"
 
 # If any service exits on its own, stop the others and report it.
