@@ -86,3 +86,31 @@ async fn deeply_nested_json_is_refused_with_a_400(pool: PgPool) {
         .expect(400);
     assert_eq!(reply.error(), "invalid_json");
 }
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn oversized_headers_are_refused_before_any_handler(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (base, _server) = app.listen().await;
+    let http = reqwest::Client::new();
+
+    let mut many = http.get(format!("{base}/healthz"));
+    for n in 0..200 {
+        many = many.header(format!("x-filler-{n}"), "x");
+    }
+    let huge = http
+        .get(format!("{base}/healthz"))
+        .header("x-filler", "x".repeat(512 * 1024));
+    for (what, request) in [("200 headers", many), ("a 512 KiB header", huge)] {
+        // The server answers 431 or closes the connection; it never serves the request.
+        match request.send().await {
+            Ok(answer) => assert_eq!(
+                answer.status(),
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "{what}"
+            ),
+            Err(error) => assert!(!error.is_timeout(), "{what}: {error}"),
+        }
+    }
+    let normal = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(normal.status(), StatusCode::OK);
+}
