@@ -45,6 +45,7 @@ impl NatsServer {
             .next()
             .and_then(|p| p.parse().ok())
             .context("reading the port from the URL")?;
+        wait_for_jetstream(&server.url)?;
         Ok(server)
     }
 
@@ -87,6 +88,38 @@ impl NatsServer {
         }
         bail!("nats-server did not report its port within 10 s")
     }
+}
+
+/// The port is open before JetStream answers (recent servers take a moment to start it):
+/// asks for the account's JetStream info until it comes, on a thread of its own so that the
+/// caller may be inside a runtime.
+fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
+    let url = url.to_owned();
+    let probe = std::thread::spawn(move || -> anyhow::Result<()> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("a runtime for the JetStream probe")?;
+        runtime.block_on(async {
+            let client = async_nats::connect(&url)
+                .await
+                .context("connecting to nats-server")?;
+            let js = async_nats::jetstream::new(client);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                match js.query_account().await {
+                    Ok(_) => return Ok(()),
+                    Err(error) if Instant::now() >= deadline => {
+                        bail!("JetStream did not answer within 10 s: {error}")
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                }
+            }
+        })
+    });
+    probe
+        .join()
+        .map_err(|_| anyhow::anyhow!("the JetStream probe panicked"))?
 }
 
 fn spawn(store: &TempDir, port: Option<u16>) -> anyhow::Result<Child> {
