@@ -6,6 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use async_nats::jetstream::ErrorCode;
+use async_nats::jetstream::context::GetStreamErrorKind;
 use tempfile::TempDir;
 
 pub struct NatsServer {
@@ -91,7 +93,7 @@ impl NatsServer {
 }
 
 /// The port is open before JetStream answers (recent servers take a moment to start it):
-/// asks for the account's JetStream info until it comes, on a thread of its own so that the
+/// asks JetStream for a stream that does not exist until it answers that, on a thread of its own so that the
 /// caller may be inside a runtime.
 fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
     let url = url.to_owned();
@@ -107,13 +109,20 @@ fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
             let js = async_nats::jetstream::new(client);
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
-                match js.query_account().await {
+                // "No such stream" is JetStream answering; anything else means not yet.
+                let answer = match js.get_stream("readiness_probe").await {
                     Ok(_) => return Ok(()),
-                    Err(error) if Instant::now() >= deadline => {
-                        bail!("JetStream did not answer within 10 s: {error}")
-                    }
-                    Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+                    Err(error) => error,
+                };
+                if let GetStreamErrorKind::JetStream(error) = answer.kind()
+                    && error.error_code() == ErrorCode::STREAM_NOT_FOUND
+                {
+                    return Ok(());
                 }
+                if Instant::now() >= deadline {
+                    bail!("JetStream did not answer within 10 s: {answer}");
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         })
     });
