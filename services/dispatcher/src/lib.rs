@@ -11,6 +11,7 @@
 pub mod dead_letters;
 pub mod metrics;
 pub mod puller;
+pub mod record_batch;
 pub mod request;
 pub mod sender;
 pub mod slots;
@@ -35,6 +36,7 @@ use tokio::sync::Semaphore;
 
 use crate::dead_letters::DeadLetters;
 use crate::metrics::DispatchMetrics;
+use crate::record_batch::Recorder;
 use crate::sender::Sender;
 use crate::slots::WebhookSlots;
 use crate::supervisor::Supervisor;
@@ -72,6 +74,21 @@ pub async fn run(
     served
 }
 
+/// A second, small pool on the same database whose commits do not wait for the disk
+/// (`synchronous_commit = off`), for claims only: losing one in a crash is harmless, and the
+/// next synchronous commit (the attempt's record) makes it durable anyway.
+pub fn claims_pool(pool: &PgPool) -> PgPool {
+    let options = pool
+        .connect_options()
+        .as_ref()
+        .clone()
+        .options([("synchronous_commit", "off")]);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_lazy_with(options)
+}
+
 /// Everything but the connections and the health routes: tests run this in-process.
 pub fn supervisor(
     config: &Config,
@@ -84,6 +101,8 @@ pub fn supervisor(
     let policy = Arc::new(config.address_policy());
     let outbox = Outbox::new(js.clone(), topology.clone(), pool.clone());
     let worker = Worker {
+        claims: claims_pool(&pool),
+        recorder: Recorder::new(pool.clone()),
         pool,
         sender: Sender::new(config.delivery_timeout, policy, config.dns.clone())?,
         policy: RetryPolicy::new(config.retry_schedule.clone()),

@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::dead_letters::DeadLetters;
 use crate::metrics::DispatchMetrics;
+use crate::record_batch::{AttemptRecord, Recorder};
 use crate::request::{Signed, active_secrets, headers};
 use crate::sender::{AttemptReport, Sender};
 use crate::slots::WebhookSlots;
@@ -57,6 +58,11 @@ const MIN_DEFER: Duration = Duration::from_millis(100);
 
 pub struct Worker {
     pub pool: PgPool,
+    /// Claims commit without waiting for the disk: a claim lost in a crash leaves the
+    /// delivery claimable, and its unacked job is redelivered (see `claims_pool`).
+    pub claims: PgPool,
+    /// Attempts are recorded through this, in batches across concurrent jobs.
+    pub recorder: Recorder,
     pub sender: Sender,
     /// The platform's policy (`HERALD_RETRY_SCHEDULE`); a tenant's own schedule replaces
     /// its delays for that tenant's deliveries.
@@ -78,7 +84,7 @@ impl Worker {
         let Some(_slot) = self.slots.acquire(job.webhook_id, SLOT_WAIT).await else {
             return self.park(job, tenant).await;
         };
-        let claim = store::claim(&self.pool, job.delivery_id, job.generation, self.lease).await?;
+        let claim = store::claim(&self.claims, job.delivery_id, job.generation, self.lease).await?;
         let Some(mut claimed) = claim else {
             return self.unclaimable(job, tenant).await;
         };
@@ -137,18 +143,17 @@ impl Worker {
             decision,
             error,
         } = attempted;
-        let report = &report;
         let span = tracing::Span::current();
-        let generation = store::record(
-            &self.pool,
-            job.delivery_id,
-            job.webhook_id,
+        let status_code = report.status_code();
+        let record = AttemptRecord {
+            delivery: job.delivery_id,
+            webhook: job.webhook_id,
             attempt,
             report,
-            error.as_deref(),
+            error: error.clone(),
             decision,
-        )
-        .await?;
+        };
+        let generation = self.recorder.record(record).await?;
         let Some(generation) = generation else {
             span.record("outcome", "lease_lost");
             tracing::warn!("lease lost during the attempt");
@@ -174,15 +179,8 @@ impl Worker {
             Decision::Dead(reason) => {
                 span.record("outcome", "dead");
                 let last_error = error.unwrap_or_default();
-                self.hand_off(
-                    job,
-                    tenant,
-                    reason,
-                    last_error,
-                    report.status_code(),
-                    attempt,
-                )
-                .await?;
+                self.hand_off(job, tenant, reason, last_error, status_code, attempt)
+                    .await?;
                 Outcome::Dead
             }
         })

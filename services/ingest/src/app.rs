@@ -19,12 +19,14 @@ use poem::{Endpoint, EndpointExt, Route, Server};
 use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
 
+use crate::backpressure::Backpressure;
 use crate::dlq_gate::DlqGate;
 use crate::error::JsonErrors;
 use crate::hardening::{AuthFailures, SecurityHeaders, ThrottleFailedAuth};
 use crate::publisher::Publisher;
 use crate::rate_limit::RateLimiter;
 use crate::state::{AppState, IngestMetrics};
+use crate::store::event_batch::EventWriter;
 
 /// How long in-flight requests may take to finish after shutdown is requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -190,6 +192,14 @@ fn build_endpoint(
         publisher: Arc::new(publisher(config, pool.clone(), nats.clone())),
         rate_limiter: Arc::new(RateLimiter::new(pool.clone())),
         dlq_gate: Arc::new(DlqGate::new(pool.clone())),
+        lookups: Arc::default(),
+        event_writer: Arc::new(EventWriter::new(pool.clone(), config.ingest.event_queue)),
+        backpressure: Arc::new(Backpressure::new(
+            config.ingest,
+            pool.clone(),
+            herald_runtime::jetstream::context(nats.clone()),
+            Topology::new(&config.nats_prefix),
+        )),
         default_quotas: config.default_quotas,
         keyring: config.encryption_keys.clone().map(Arc::new),
     };

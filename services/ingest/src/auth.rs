@@ -59,28 +59,59 @@ fn state(req: &Request) -> poem::Result<&AppState> {
 /// keys work; only its deliveries wait).
 async fn check_tenant_key(req: &Request, bearer: Bearer) -> poem::Result<Tenant> {
     let state = state(req)?;
+    let owner = key_owner(state, &hash_api_key(&bearer.token))
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
+    if owner.status == TenantStatus::Disabled {
+        return Err(ApiError::forbidden(
+            "tenant_disabled",
+            format!(
+                "tenant {:?} is disabled; ask the platform admin to enable it",
+                owner.tenant.name
+            ),
+        )
+        .into());
+    }
+    Ok(owner.tenant)
+}
+
+/// The tenant a live key belongs to, and the tenant's status.
+#[derive(Debug, Clone)]
+pub struct KeyOwner {
+    pub tenant: Tenant,
+    pub status: TenantStatus,
+}
+
+/// Looks the key up, through the cache of keys (see `lookups`).
+async fn key_owner(state: &AppState, key_hash: &str) -> anyhow::Result<Option<KeyOwner>> {
+    let key_hash = key_hash.to_owned();
+    if let Some(owner) = state.lookups.api_keys.get(&key_hash) {
+        return Ok(owner);
+    }
     let row: Option<(Uuid, String, String, Uuid)> = sqlx::query_as(
         "SELECT t.id, t.name, t.status, k.id FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
     )
-    .bind(hash_api_key(&bearer.token))
+    .bind(&key_hash)
     .fetch_optional(&state.pool)
     .await
-    .map_err(|e| ApiError::internal(anyhow::Error::new(e).context("looking up an API key")))?;
-    let (tenant_id, name, status, key_id) =
-        row.ok_or_else(|| ApiError::unauthorized("invalid or revoked API key"))?;
-    if status.parse() == Ok(TenantStatus::Disabled) {
-        return Err(ApiError::forbidden(
-            "tenant_disabled",
-            format!("tenant {name:?} is disabled; ask the platform admin to enable it"),
-        )
-        .into());
-    }
-    Ok(Tenant {
-        id: TenantId::from_uuid(tenant_id),
-        name,
-        key_id: ApiKeyId::from_uuid(key_id),
-    })
+    .map_err(|e| anyhow::Error::new(e).context("looking up an API key"))?;
+    let owner = match row {
+        Some((tenant_id, name, status, key_id)) => Some(KeyOwner {
+            tenant: Tenant {
+                id: TenantId::from_uuid(tenant_id),
+                name,
+                key_id: ApiKeyId::from_uuid(key_id),
+            },
+            status: status
+                .parse()
+                .map_err(|_| anyhow::anyhow!("tenant {tenant_id} has status {status:?}"))?,
+        }),
+        None => None,
+    };
+    state.lookups.api_keys.put(key_hash, owner.clone());
+    Ok(owner)
 }
 
 async fn check_admin_token(req: &Request, bearer: Bearer) -> poem::Result<Admin> {

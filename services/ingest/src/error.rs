@@ -59,6 +59,10 @@ pub enum ApiError {
     /// Something failed inside Herald; the cause is logged.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
+    /// Herald is behind (its write queue or the delivery backlog is full) and took nothing;
+    /// retry after the given number of seconds.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
 }
 
 fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
@@ -108,6 +112,12 @@ impl ApiError {
     }
 
     /// Logs the whole cause chain; the client sees only that something failed.
+    /// Overloaded: nothing was stored; the client may try again after `retry_after`.
+    pub fn unavailable(code: &str, message: impl Into<String>, retry_after: Duration) -> Self {
+        let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        Self::Unavailable(body(code, message), seconds)
+    }
+
     pub fn internal(error: anyhow::Error) -> Self {
         tracing::error!(error = format!("{error:#}"), "request failed");
         Self::Internal(body("internal_error", "internal error; it has been logged"))

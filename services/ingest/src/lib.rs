@@ -4,11 +4,13 @@
 pub mod api;
 mod app;
 mod auth;
+pub mod backpressure;
 mod body;
 pub mod dlq_gate;
 pub mod error;
 mod fingerprint;
 mod hardening;
+pub mod lookups;
 pub mod maintenance;
 mod pagination;
 pub mod publisher;

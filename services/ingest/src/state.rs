@@ -12,9 +12,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 
+use crate::backpressure::Backpressure;
 use crate::dlq_gate::DlqGate;
+use crate::lookups::Lookups;
 use crate::publisher::Publisher;
 use crate::rate_limit::RateLimiter;
+use crate::store::event_batch::EventWriter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -30,6 +33,11 @@ pub struct AppState {
     pub publisher: Arc<Publisher>,
     pub rate_limiter: Arc<RateLimiter>,
     pub dlq_gate: Arc<DlqGate>,
+    /// Keys, quotas and event types as `POST /events` reads them.
+    pub lookups: Arc<Lookups>,
+    /// Events without an idempotency key, stored in batches across requests.
+    pub event_writer: Arc<EventWriter>,
+    pub backpressure: Arc<Backpressure>,
     /// What a new tenant's quotas start as.
     pub default_quotas: QuotaLimits,
     /// Seals webhook secrets at rest; none: they are stored as given.

@@ -38,6 +38,7 @@ pub struct Config {
     /// The quotas a new tenant starts with (`HERALD_DEFAULT_QUOTAS` over the built-in ones).
     pub default_quotas: QuotaLimits,
     pub dispatch: DispatchLimits,
+    pub ingest: IngestLimits,
     /// Failed authentications per client address and minute before it gets 429s; 0 = no limit.
     pub auth_failure_limit: u32,
     /// How webhook host names are resolved for the SSRF checks: the system resolver; tests
@@ -55,6 +56,19 @@ pub struct DispatchLimits {
     pub webhook_concurrency: usize,
     /// JetStream redeliveries of one job before the MAX_DELIVERIES safety net fires.
     pub max_deliver: i64,
+}
+
+/// How much ingest lets pile up before `POST /events` answers 503 (see docs/design.md,
+/// "Backpressure").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestLimits {
+    /// Events waiting for their batch write (`HERALD_EVENT_QUEUE`).
+    pub event_queue: usize,
+    /// Deliveries stored but not yet confirmed on JetStream (`HERALD_MAX_OUTBOX_BACKLOG`).
+    pub max_outbox_backlog: u64,
+    /// A tenant's jobs on JetStream not yet taken by a dispatcher
+    /// (`HERALD_MAX_TENANT_BACKLOG`).
+    pub max_tenant_backlog: u64,
 }
 
 impl Config {
@@ -143,6 +157,11 @@ impl Config {
                 process_concurrency: positive(&get, "HERALD_DISPATCHER_CONCURRENCY", 256)?,
                 webhook_concurrency: positive(&get, "HERALD_WEBHOOK_CONCURRENCY", 10)?,
                 max_deliver: positive(&get, "HERALD_MAX_DELIVER", 100)?,
+            },
+            ingest: IngestLimits {
+                event_queue: positive(&get, "HERALD_EVENT_QUEUE", 10_000)?,
+                max_outbox_backlog: positive(&get, "HERALD_MAX_OUTBOX_BACKLOG", 100_000)?,
+                max_tenant_backlog: positive(&get, "HERALD_MAX_TENANT_BACKLOG", 100_000)?,
             },
             dns: resolve::system(),
         })

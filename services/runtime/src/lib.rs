@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod database;
+pub mod group_commit;
 pub mod health;
 pub mod http_trace;
 pub mod jetstream;

@@ -6,6 +6,8 @@
 //! Every job of a delivery has its own generation (first send, each retry, each manual
 //! retry), and the message id is `<delivery>-<generation>`.
 
+use std::sync::{Arc, OnceLock};
+
 use anyhow::Context;
 use async_nats::jetstream::Context as JetStream;
 use async_nats::jetstream::message::PublishMessage;
@@ -16,6 +18,7 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use uuid::Uuid;
 
+use crate::group_commit::{BatchResult, GroupCommit, Sizing};
 use crate::jetstream::Topology;
 use crate::trace_context::{continue_trace, traceparent};
 
@@ -54,11 +57,22 @@ pub struct Outbox {
     js: JetStream,
     topology: Topology,
     pool: PgPool,
+    /// `published_at` writes of concurrent publishes, batched (started on first use).
+    marks: Arc<OnceLock<GroupCommit<(Uuid, i32), ()>>>,
 }
+
+/// Confirmations waiting to be recorded; past it a publish waits for room.
+const MARK_QUEUE: usize = 50_000;
+const MARK_BATCH: usize = 1_000;
 
 impl Outbox {
     pub fn new(js: JetStream, topology: Topology, pool: PgPool) -> Self {
-        Self { js, topology, pool }
+        Self {
+            js,
+            topology,
+            pool,
+            marks: Arc::default(),
+        }
     }
 
     pub fn jetstream(&self) -> &JetStream {
@@ -143,20 +157,54 @@ impl Outbox {
     }
 
     /// Marks the jobs' deliveries published, where the generation is still the current one.
+    /// Concurrent publishes share one statement (see `group_commit`).
     async fn mark_published(&self, ids: &[Uuid], generations: &[i32]) -> anyhow::Result<()> {
-        if ids.is_empty() {
-            return Ok(());
+        let marks = self.marks.get_or_init(|| {
+            let pool = self.pool.clone();
+            let sizing = Sizing {
+                queue: MARK_QUEUE,
+                max_batch: MARK_BATCH,
+                writers: 2,
+            };
+            GroupCommit::spawn("publish confirmation", sizing, move |jobs| {
+                let pool = pool.clone();
+                async move { write_marks(&pool, jobs).await }
+            })
+        });
+        let marked = ids
+            .iter()
+            .zip(generations)
+            .map(|(id, generation)| marks.submit((*id, *generation)));
+        for result in futures::future::join_all(marked).await {
+            result.context("marking deliveries published")?;
         }
-        sqlx::query(
-            "UPDATE deliveries d SET published_at = now()
-             FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
-             WHERE d.id = j.id AND d.generation = j.generation AND d.published_at IS NULL",
-        )
-        .bind(ids)
-        .bind(generations)
-        .execute(&self.pool)
-        .await
-        .context("marking deliveries published")?;
         Ok(())
     }
+}
+
+/// Records JetStream's confirmations. Committed without waiting for the disk: a mark lost in
+/// a crash only makes the relay publish the job again, which JetStream's duplicate window
+/// and the dispatcher's generation check absorb.
+async fn write_marks(pool: &PgPool, jobs: Vec<(Uuid, i32)>) -> BatchResult<()> {
+    let (ids, generations): (Vec<Uuid>, Vec<i32>) = jobs.iter().copied().unzip();
+    let mut tx = pool
+        .begin()
+        .await
+        .context("starting the marks transaction")?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await
+        .context("relaxing the marks' commit")?;
+    sqlx::query(
+        "UPDATE deliveries d SET published_at = now()
+         FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
+         WHERE d.id = j.id AND d.generation = j.generation AND d.published_at IS NULL",
+    )
+    .bind(&ids)
+    .bind(&generations)
+    .execute(&mut *tx)
+    .await
+    .context("marking deliveries published")?;
+    tx.commit().await.context("committing the marks")?;
+    Ok(vec![(); jobs.len()])
 }

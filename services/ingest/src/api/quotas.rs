@@ -192,6 +192,7 @@ impl QuotasApi {
         };
         store::audit::record(&mut tx, entry).await?;
         tx.commit().await.map_err(anyhow::Error::new)?;
+        state.lookups.quotas.forget(&tenant.id);
         if before.max_concurrent_deliveries != after.max_concurrent_deliveries {
             // The consumer takes the new cap; a disabled tenant keeps having none.
             state.publisher.sync_tenant(tenant.id).await;

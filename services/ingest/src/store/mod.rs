@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod dead_letters;
 pub mod deliveries;
+pub mod event_batch;
 pub mod event_types;
 pub mod events;
 pub mod idempotency;

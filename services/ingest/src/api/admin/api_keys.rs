@@ -79,6 +79,7 @@ impl ApiKeysApi {
         };
         store::audit::record(&mut tx, entry).await?;
         tx.commit().await.map_err(anyhow::Error::new)?;
+        state.lookups.forget_keys();
         Ok(IssueKeyResponse::Issued(Json(ApiKeyOut::new(&key, row))))
     }
 }

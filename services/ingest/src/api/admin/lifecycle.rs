@@ -39,6 +39,7 @@ async fn change(
     let updated = store::tenants::update(&state.pool, tenant, action, |s| change.apply(s))
         .await?
         .ok_or_else(|| ApiError::not_found("tenant"))?;
+    state.lookups.forget_keys();
     let moved = updated.before.status.has_consumer() != updated.after.status.has_consumer();
     if names_status || moved {
         state.publisher.sync_tenant(updated.after.id).await;

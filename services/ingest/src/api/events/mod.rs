@@ -1,6 +1,8 @@
 //! `/events`: a tenant emits an event; it is stored (immutable) together with one `pending`
 //! delivery per matching webhook in one transaction, before the answer.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use herald_domain::job::DeliveryJob;
 use herald_domain::{DeliveryId, EventId, EventTypeName, WebhookId};
@@ -17,11 +19,14 @@ use crate::auth::{Tenant, TenantAuth};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::fingerprint::fingerprint;
+use crate::lookups::KnownType;
 use crate::rate_limit::Admission;
 use crate::state::{AppState, EventLabels};
 use crate::store;
+use crate::store::event_batch::PendingEvent;
 use crate::store::events::NewEvent;
 use herald_domain::QuotaLimits;
+use herald_runtime::group_commit::SubmitError;
 use herald_runtime::outbox::OutboxJob;
 use herald_runtime::trace_context::traceparent;
 
@@ -30,6 +35,12 @@ mod model;
 pub use model::*;
 
 pub struct EventsApi;
+
+/// What the idempotent path produced.
+enum Stored {
+    New(EventAccepted, Vec<DeliveryJob>),
+    Replay(CreateEventResponse),
+}
 
 const MAX_IDEMPOTENCY_KEY: usize = 255;
 const MAX_SCHEMA_ERRORS: usize = 10;
@@ -51,6 +62,26 @@ fn parse_event_id(raw: &str) -> Result<Uuid, ApiError> {
     raw.parse::<EventId>()
         .map(|id| id.as_uuid())
         .map_err(|_| ApiError::not_found("event"))
+}
+
+/// Where in `value` a string (or an object key) holds a NUL character, which PostgreSQL's
+/// `jsonb` cannot store.
+fn nul_character(value: &serde_json::Value, path: &str) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0').then(|| path.to_owned()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_character(item, &format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(name, field)| {
+            let at = format!("{path}.{name}");
+            if name.contains('\0') {
+                return Some(at);
+            }
+            nul_character(field, &at)
+        }),
+        _ => None,
+    }
 }
 
 fn check_idempotency_key(key: String) -> Result<String, ApiError> {
@@ -91,33 +122,10 @@ impl EventsApi {
                 "payload: must be a JSON object",
             ));
         }
-        let known = match EventTypeName::parse(&input.event_type) {
-            Ok(name) => {
-                store::event_types::find_by_name(&state.pool, tenant, name.as_str()).await?
-            }
-            Err(_) => None,
-        };
-        let Some(event_type) = known else {
-            let allowed = store::event_types::names(&state.pool, tenant, 50).await?;
-            let allowed = if allowed.is_empty() {
-                "none yet: register types with POST /event-types".to_owned()
-            } else {
-                allowed.join(", ")
-            };
-            return Err(ApiError::unprocessable(
-                "unknown_event_type",
-                format!(
-                    "type: {:?} is not registered; allowed: {allowed}",
-                    input.event_type
-                ),
-            ));
-        };
-        let Some(schema) = event_type.schema else {
+        let event_type = Self::known_type(state, tenant, &input.event_type).await?;
+        let Some(validator) = &event_type.validator else {
             return Ok(());
         };
-        let validator = jsonschema::validator_for(&schema).map_err(|e| {
-            anyhow::anyhow!("stored schema of {} does not compile: {e}", event_type.name)
-        })?;
         let errors: Vec<String> = validator
             .iter_errors(&input.payload)
             .take(MAX_SCHEMA_ERRORS)
@@ -130,6 +138,60 @@ impl EventsApi {
             "schema_validation_failed",
             errors.join("; "),
         ))
+    }
+
+    /// The registered type named `name`, with its schema compiled (cached: types never
+    /// change once registered); 422 listing the allowed ones when there is none.
+    async fn known_type(
+        state: &AppState,
+        tenant: Uuid,
+        name: &str,
+    ) -> Result<Arc<KnownType>, ApiError> {
+        if let Some(known) = state.lookups.event_types.get(tenant, name) {
+            return Ok(known);
+        }
+        let found = match EventTypeName::parse(name) {
+            Ok(name) => {
+                store::event_types::find_by_name(&state.pool, tenant, name.as_str()).await?
+            }
+            Err(_) => None,
+        };
+        let Some(event_type) = found else {
+            let allowed = store::event_types::names(&state.pool, tenant, 50).await?;
+            let allowed = if allowed.is_empty() {
+                "none yet: register types with POST /event-types".to_owned()
+            } else {
+                allowed.join(", ")
+            };
+            return Err(ApiError::unprocessable(
+                "unknown_event_type",
+                format!("type: {name:?} is not registered; allowed: {allowed}"),
+            ));
+        };
+        let validator = event_type
+            .schema
+            .as_ref()
+            .map(jsonschema::validator_for)
+            .transpose()
+            .map_err(|e| {
+                anyhow::anyhow!("stored schema of {} does not compile: {e}", event_type.name)
+            })?;
+        let known = Arc::new(KnownType {
+            name: event_type.name,
+            validator,
+        });
+        state.lookups.event_types.put(tenant, known.clone());
+        Ok(known)
+    }
+
+    /// The tenant's quotas, read at most once a second per replica (see `lookups`).
+    async fn quotas(state: &AppState, tenant: Uuid) -> anyhow::Result<QuotaLimits> {
+        if let Some(limits) = state.lookups.quotas.get(&tenant) {
+            return Ok(limits);
+        }
+        let limits = store::quotas::get(&state.pool, tenant).await?;
+        state.lookups.quotas.put(tenant, limits);
+        Ok(limits)
     }
 
     /// The rate and DLQ-size quotas, in that order: every request counts against the rate.
@@ -181,6 +243,86 @@ impl EventsApi {
             })
             .collect();
         state.publisher.publish_within(&jobs, PUBLISH_LIMIT).await;
+    }
+
+    /// Stores an event without an idempotency key in the next batch (see
+    /// `store::event_batch`); 503 when the write queue is full.
+    async fn store_batched(
+        state: &AppState,
+        tenant: Uuid,
+        input: &EventIn,
+        trace: Option<&str>,
+    ) -> ApiResult<(EventAccepted, Vec<DeliveryJob>)> {
+        let pending = PendingEvent {
+            id: EventId::new().as_uuid(),
+            tenant,
+            event_type: input.event_type.clone(),
+            payload: input.payload.clone(),
+            occurred_at: input.timestamp.unwrap_or_else(Utc::now),
+            traceparent: trace.map(str::to_owned),
+        };
+        let (event, event_type, occurred_at) =
+            (pending.id, pending.event_type.clone(), pending.occurred_at);
+        let stored = match state.event_writer.write(pending).await {
+            Ok(stored) => stored,
+            Err(SubmitError::Full(_)) => return Err(state.backpressure.queue_full()),
+            Err(SubmitError::Failed(error)) => return Err(anyhow::anyhow!(error).into()),
+        };
+        let jobs = stored
+            .deliveries
+            .iter()
+            .map(|(delivery, webhook)| DeliveryJob {
+                delivery_id: *delivery,
+                event_id: event,
+                webhook_id: *webhook,
+                tenant_id: tenant,
+                generation: 0,
+            })
+            .collect();
+        let answer = EventAccepted {
+            id: EventId::from_uuid(event).to_string(),
+            event_type,
+            timestamp: occurred_at,
+            created_at: stored.created_at,
+            deliveries: stored
+                .deliveries
+                .into_iter()
+                .map(|(delivery, webhook)| DeliverySummary {
+                    id: DeliveryId::from_uuid(delivery).to_string(),
+                    webhook_id: WebhookId::from_uuid(webhook).to_string(),
+                    status: "pending".to_owned(),
+                })
+                .collect(),
+        };
+        Ok((answer, jobs))
+    }
+
+    /// An event with an idempotency key: the stored answer when the key was used before,
+    /// else the event stored in its own transaction with the key claimed.
+    async fn store_once(
+        state: &AppState,
+        tenant: Uuid,
+        input: &EventIn,
+        key: &str,
+        trace: Option<&str>,
+    ) -> ApiResult<Stored> {
+        let hash = fingerprint(&json!({
+            "type": input.event_type,
+            "timestamp": input.timestamp,
+            "payload": input.payload,
+        }));
+        let earlier = match store::idempotency::find(&state.pool, tenant, key).await? {
+            Some(earlier) => earlier,
+            None => match Self::store(state, tenant, input, Some(key), &hash, trace).await? {
+                Some((answer, jobs)) => return Ok(Stored::New(answer, jobs)),
+                // A concurrent request with the same key committed first.
+                None => store::idempotency::find(&state.pool, tenant, key)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("idempotency key vanished after a conflict"))?,
+            },
+        };
+        state.metrics.idempotent_replays.inc();
+        replay(earlier, &hash).map(Stored::Replay)
     }
 
     /// Stores the event and its deliveries. `None`: a concurrent request with the same
@@ -272,66 +414,52 @@ impl EventsApi {
         body: JsonBody<EventIn>,
     ) -> ApiResult<CreateEventResponse> {
         let tenant = auth.0.id.as_uuid();
-        let limits = store::quotas::get(&state.pool, tenant).await?;
+        let limits = Self::quotas(&state, tenant).await?;
         if body.raw.len() as u64 > limits.max_payload_bytes {
             state.metrics.rejected(&auth.0.name, "max_payload_bytes");
             return Err(ApiError::payload_too_large(limits.max_payload_bytes));
         }
         Self::check_quotas(&state, &auth.0, &limits).await?;
+        state.backpressure.admit(&auth.0.name)?;
         let key = idempotency_key.0.map(check_idempotency_key).transpose()?;
+        // A NUL can only arrive escaped; the walk runs only when the escape is there.
+        if body.raw.windows(6).any(|w| w == b"\\u0000")
+            && let Some(path) = nul_character(&body.value.payload, "payload")
+        {
+            return Err(ApiError::bad_request(
+                "invalid_payload",
+                format!("{path}: strings may not contain the NUL character (\\u0000)"),
+            ));
+        }
         let input = body.value;
         Self::check_type_and_payload(&state, tenant, &input).await?;
-        let hash = fingerprint(&json!({
-            "type": input.event_type,
-            "timestamp": input.timestamp,
-            "payload": input.payload,
-        }));
-        let stored = match key.as_deref() {
-            Some(key) => store::idempotency::find(&state.pool, tenant, key).await?,
-            None => None,
-        };
-        if let Some(stored) = stored {
-            state.metrics.idempotent_replays.inc();
-            return replay(stored, &hash);
-        }
         // The request's span continues the caller's trace (see `http_trace`).
         let trace = traceparent(&tracing::Span::current());
-        let stored = Self::store(
-            &state,
-            tenant,
-            &input,
-            key.as_deref(),
-            &hash,
-            trace.as_deref(),
+        let (answer, jobs) = match key {
+            None => Self::store_batched(&state, tenant, &input, trace.as_deref()).await?,
+            Some(key) => {
+                match Self::store_once(&state, tenant, &input, &key, trace.as_deref()).await? {
+                    Stored::New(answer, jobs) => (answer, jobs),
+                    Stored::Replay(response) => return Ok(response),
+                }
+            }
+        };
+        let labels = EventLabels {
+            tenant: auth.0.name.clone(),
+            event_type: answer.event_type.clone(),
+        };
+        state.metrics.events_accepted.get_or_create(&labels).inc();
+        tracing::info!(
+            tenant = %auth.0.name,
+            event_id = %answer.id,
+            event_type = %answer.event_type,
+            deliveries = answer.deliveries.len(),
+            "event accepted"
         );
-        match stored.await? {
-            Some((answer, jobs)) => {
-                let labels = EventLabels {
-                    tenant: auth.0.name.clone(),
-                    event_type: answer.event_type.clone(),
-                };
-                state.metrics.events_accepted.get_or_create(&labels).inc();
-                tracing::info!(
-                    tenant = %auth.0.name,
-                    event_id = %answer.id,
-                    event_type = %answer.event_type,
-                    deliveries = answer.deliveries.len(),
-                    "event accepted"
-                );
-                let created = answer.deliveries.len() as u64;
-                state.metrics.deliveries_created.inc_by(created);
-                Self::publish(&state, &auth.0.name, jobs, trace).await;
-                Ok(CreateEventResponse::Created(Json(answer), None))
-            }
-            None => {
-                let key = key.as_deref().unwrap_or_default();
-                let stored = store::idempotency::find(&state.pool, tenant, key)
-                    .await?
-                    .ok_or_else(|| anyhow::anyhow!("idempotency key vanished after a conflict"))?;
-                state.metrics.idempotent_replays.inc();
-                replay(stored, &hash)
-            }
-        }
+        let created = answer.deliveries.len() as u64;
+        state.metrics.deliveries_created.inc_by(created);
+        Self::publish(&state, &auth.0.name, jobs, trace).await;
+        Ok(CreateEventResponse::Created(Json(answer), None))
     }
 
     /// Get an event

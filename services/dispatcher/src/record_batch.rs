@@ -1,0 +1,210 @@
+//! Attempts recorded in batches across concurrent jobs (group commit): each job waits until
+//! the batch holding its attempt is committed before its ack, as with `store::record`, but a
+//! batch costs one statement however many attempts it holds. A 410 that disables the webhook
+//! and a delivery that appears twice in one batch take `store::record` instead.
+
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use herald_domain::job::DeadReason;
+use herald_domain::retry::Decision;
+use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing, SubmitError};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::sender::AttemptReport;
+use crate::store;
+
+/// One attempt and the state it moves its delivery to.
+#[derive(Debug)]
+pub struct AttemptRecord {
+    pub delivery: Uuid,
+    pub webhook: Uuid,
+    pub attempt: i32,
+    pub report: AttemptReport,
+    pub error: Option<String>,
+    pub decision: Decision,
+}
+
+const QUEUE: usize = 10_000;
+const MAX_BATCH: usize = 500;
+const WRITERS: usize = 2;
+
+/// The group commit of attempts, started on first use (inside the runtime).
+pub struct Recorder {
+    pool: PgPool,
+    commit: OnceLock<GroupCommit<AttemptRecord, Option<i32>>>,
+}
+
+impl Recorder {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            commit: OnceLock::new(),
+        }
+    }
+
+    /// Records the attempt and moves the delivery on; the delivery's generation now, or
+    /// `None` when the lease was lost meanwhile (nothing changed).
+    pub async fn record(&self, record: AttemptRecord) -> anyhow::Result<Option<i32>> {
+        if record.decision == Decision::Dead(DeadReason::Gone) {
+            return record_one(&self.pool, &record).await;
+        }
+        match self.commit().submit(record).await {
+            Ok(generation) => Ok(generation),
+            Err(SubmitError::Full(full)) => Err(full.into()),
+            Err(SubmitError::Failed(error)) => Err(anyhow::anyhow!(error)),
+        }
+    }
+
+    fn commit(&self) -> &GroupCommit<AttemptRecord, Option<i32>> {
+        self.commit.get_or_init(|| {
+            let pool = self.pool.clone();
+            let sizing = Sizing {
+                queue: QUEUE,
+                max_batch: MAX_BATCH,
+                writers: WRITERS,
+            };
+            GroupCommit::spawn("attempt record", sizing, move |records| {
+                let pool = pool.clone();
+                async move { write(&pool, records).await }
+            })
+        })
+    }
+}
+
+async fn record_one(pool: &PgPool, record: &AttemptRecord) -> anyhow::Result<Option<i32>> {
+    store::record(
+        pool,
+        record.delivery,
+        record.webhook,
+        record.attempt,
+        &record.report,
+        record.error.as_deref(),
+        record.decision,
+    )
+    .await
+}
+
+/// Writes the batch; a delivery seen earlier in it is written alone afterwards, so that each
+/// row is updated by exactly one input.
+async fn write(pool: &PgPool, records: Vec<AttemptRecord>) -> BatchResult<Option<i32>> {
+    let mut seen = HashSet::with_capacity(records.len());
+    let (unique, repeated): (Vec<usize>, Vec<usize>) =
+        (0..records.len()).partition(|&i| seen.insert(records[i].delivery));
+    let mut generations = vec![None; records.len()];
+    let written = write_unique(pool, unique.iter().map(|&i| &records[i])).await?;
+    for (i, generation) in unique.into_iter().zip(written) {
+        generations[i] = generation;
+    }
+    for i in repeated {
+        generations[i] = record_one(pool, &records[i]).await?;
+    }
+    Ok(generations)
+}
+
+/// `(status, retry in seconds, dead reason)` the decision moves a delivery to.
+fn next_state(decision: Decision) -> (&'static str, Option<f64>, Option<&'static str>) {
+    match decision {
+        Decision::Succeeded => ("success", None, None),
+        Decision::RetryIn(delay) => ("pending", Some(delay.as_secs_f64()), None),
+        Decision::Dead(reason) => ("failed", None, Some(reason.as_str())),
+    }
+}
+
+async fn write_unique<'a>(
+    pool: &PgPool,
+    records: impl Iterator<Item = &'a AttemptRecord>,
+) -> anyhow::Result<Vec<Option<i32>>> {
+    let records: Vec<&AttemptRecord> = records.collect();
+    let mut columns = Columns::default();
+    for record in &records {
+        columns.push(record);
+    }
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
+        "WITH input AS (
+           SELECT * FROM unnest($1::uuid[], $2::int[], $3::float8[], $4::int[], $5::int[],
+                                $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[],
+                                $11::uuid[])
+             AS i (delivery, attempt, took_s, took_ms, status_code, error, response_body,
+                   status, retry_in, dead_reason, attempt_id)),
+         moved AS (
+           UPDATE deliveries d SET status = i.status, attempts = i.attempt,
+             last_status_code = i.status_code, last_error = i.error,
+             next_attempt_at = CASE WHEN i.retry_in IS NULL THEN NULL
+                                    ELSE now() + make_interval(secs => i.retry_in) END,
+             completed_at = CASE WHEN i.status = 'pending' THEN NULL ELSE now() END,
+             dead_reason = i.dead_reason, lease_until = NULL, updated_at = now(),
+             generation = d.generation + CASE WHEN i.status = 'pending' THEN 1 ELSE 0 END,
+             published_at = CASE WHEN i.status = 'pending' THEN NULL ELSE d.published_at END
+           FROM input i
+           WHERE d.id = i.delivery AND d.status = 'processing'
+           RETURNING d.id, d.generation),
+         attempts AS (
+           INSERT INTO delivery_attempts
+             (id, delivery_id, attempt, started_at, duration_ms, status_code, error,
+              response_body)
+           SELECT i.attempt_id, i.delivery, i.attempt, now() - make_interval(secs => i.took_s),
+                  i.took_ms, i.status_code, i.error, i.response_body
+           FROM input i JOIN moved m ON m.id = i.delivery
+           ON CONFLICT (delivery_id, attempt) DO NOTHING)
+         SELECT id, generation FROM moved",
+    )
+    .bind(&columns.delivery)
+    .bind(&columns.attempt)
+    .bind(&columns.took_s)
+    .bind(&columns.took_ms)
+    .bind(&columns.status_code)
+    .bind(&columns.error)
+    .bind(&columns.response_body)
+    .bind(&columns.status)
+    .bind(&columns.retry_in)
+    .bind(&columns.dead_reason)
+    .bind(&columns.attempt_id)
+    .fetch_all(pool)
+    .await
+    .context("recording a batch of attempts")?;
+    let moved: std::collections::HashMap<Uuid, i32> = rows.into_iter().collect();
+    Ok(records
+        .iter()
+        .map(|record| moved.get(&record.delivery).copied())
+        .collect())
+}
+
+/// The batch, column by column, as `unnest` takes it.
+#[derive(Default)]
+struct Columns<'a> {
+    delivery: Vec<Uuid>,
+    attempt: Vec<i32>,
+    took_s: Vec<f64>,
+    took_ms: Vec<i32>,
+    status_code: Vec<Option<i32>>,
+    error: Vec<Option<&'a str>>,
+    response_body: Vec<Option<&'a str>>,
+    status: Vec<&'static str>,
+    retry_in: Vec<Option<f64>>,
+    dead_reason: Vec<Option<&'static str>>,
+    attempt_id: Vec<Uuid>,
+}
+
+impl<'a> Columns<'a> {
+    fn push(&mut self, record: &'a AttemptRecord) {
+        let (status, retry_in, dead_reason) = next_state(record.decision);
+        let took = record.report.duration;
+        self.delivery.push(record.delivery);
+        self.attempt.push(record.attempt);
+        self.took_s.push(took.as_secs_f64());
+        self.took_ms
+            .push(i32::try_from(took.as_millis()).unwrap_or(i32::MAX));
+        self.status_code
+            .push(record.report.status_code().map(i32::from));
+        self.error.push(record.error.as_deref());
+        self.response_body
+            .push(record.report.response_excerpt.as_deref());
+        self.status.push(status);
+        self.retry_in.push(retry_in);
+        self.dead_reason.push(dead_reason);
+        self.attempt_id.push(Uuid::now_v7());
+    }
+}

@@ -1,0 +1,184 @@
+//! Events written in batches across concurrent `POST /events` requests (group commit): each
+//! request waits until the batch holding its event is committed, so an event is durable
+//! before its 201, as on the one-event path; a batch costs two statements however many
+//! events it holds. Events with an `Idempotency-Key` keep the one-event transaction, which
+//! claims the key with the event.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use herald_domain::DeliveryId;
+use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing, SubmitError};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+/// An accepted event waiting for its batch.
+#[derive(Debug)]
+pub struct PendingEvent {
+    pub id: Uuid,
+    pub tenant: Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+    pub traceparent: Option<String>,
+}
+
+/// What the batch stored for one event.
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub created_at: DateTime<Utc>,
+    /// `(delivery, webhook)`, one per matching webhook, by webhook id.
+    pub deliveries: Vec<(Uuid, Uuid)>,
+}
+
+/// Stores the events and one `pending` delivery per matching enabled webhook.
+pub async fn write(pool: &PgPool, events: Vec<PendingEvent>) -> BatchResult<StoredEvent> {
+    let targets = matching_webhooks(pool, &events).await?;
+    let mut deliveries: Vec<Vec<(Uuid, Uuid)>> = Vec::with_capacity(events.len());
+    let (mut ids, mut tenants, mut event_ids, mut webhooks) = (vec![], vec![], vec![], vec![]);
+    for event in &events {
+        let matched = targets
+            .get(&(event.tenant, event.event_type.as_str()))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let mine: Vec<(Uuid, Uuid)> = matched
+            .iter()
+            .map(|webhook| (DeliveryId::new().as_uuid(), *webhook))
+            .collect();
+        for (delivery, webhook) in &mine {
+            ids.push(*delivery);
+            tenants.push(event.tenant);
+            event_ids.push(event.id);
+            webhooks.push(*webhook);
+        }
+        deliveries.push(mine);
+    }
+    let (created_at, stored_events, stored_deliveries): (DateTime<Utc>, i64, i64) = sqlx::query_as(
+        "WITH ev AS (
+               INSERT INTO events (id, tenant_id, event_type, payload, occurred_at, traceparent)
+               SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::jsonb[],
+                                    $5::timestamptz[], $6::text[])
+               RETURNING 1),
+             dl AS (
+               INSERT INTO deliveries (id, tenant_id, event_id, webhook_id)
+               SELECT * FROM unnest($7::uuid[], $8::uuid[], $9::uuid[], $10::uuid[])
+               RETURNING 1)
+             SELECT now(), (SELECT count(*) FROM ev), (SELECT count(*) FROM dl)",
+    )
+    .bind(events.iter().map(|e| e.id).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.tenant).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event_type.as_str())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| &e.payload).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.traceparent.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(&ids)
+    .bind(&tenants)
+    .bind(&event_ids)
+    .bind(&webhooks)
+    .fetch_one(pool)
+    .await
+    .context("storing a batch of events")?;
+    anyhow::ensure!(
+        stored_events == events.len() as i64 && stored_deliveries == ids.len() as i64,
+        "a batch of {} events and {} deliveries stored {stored_events} and {stored_deliveries}",
+        events.len(),
+        ids.len()
+    );
+    Ok(deliveries
+        .into_iter()
+        .map(|deliveries| StoredEvent {
+            created_at,
+            deliveries,
+        })
+        .collect())
+}
+
+/// The enabled webhooks of each `(tenant, type)` in the batch, by webhook id.
+async fn matching_webhooks<'a>(
+    pool: &PgPool,
+    events: &'a [PendingEvent],
+) -> anyhow::Result<HashMap<(Uuid, &'a str), Vec<Uuid>>> {
+    let mut pairs: Vec<(Uuid, &str)> = events
+        .iter()
+        .map(|e| (e.tenant, e.event_type.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let rows: Vec<(i64, Uuid)> = sqlx::query_as(
+        "SELECT p.n, w.id
+         FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS p (tenant_id, event_type, n)
+         JOIN webhooks w ON w.tenant_id = p.tenant_id AND w.enabled AND w.deleted_at IS NULL
+              AND (cardinality(w.event_types) = 0 OR p.event_type = ANY (w.event_types))
+         ORDER BY p.n, w.id",
+    )
+    .bind(pairs.iter().map(|(tenant, _)| *tenant).collect::<Vec<_>>())
+    .bind(pairs.iter().map(|(_, kind)| *kind).collect::<Vec<_>>())
+    .fetch_all(pool)
+    .await
+    .context("finding the batch's matching webhooks")?;
+    let mut targets: HashMap<(Uuid, &str), Vec<Uuid>> = HashMap::new();
+    for (n, webhook) in rows {
+        let pair = usize::try_from(n - 1)
+            .ok()
+            .and_then(|i| pairs.get(i))
+            .context("a matching row names no pair of the batch")?;
+        targets.entry(*pair).or_default().push(webhook);
+    }
+    Ok(targets)
+}
+
+/// The most events one batch write takes.
+const MAX_BATCH: usize = 500;
+/// Batch writes in flight at once: while one commits, the next batch forms and a second
+/// writer can already send it.
+const WRITERS: usize = 4;
+
+/// The group commit of events, started on first use (inside the runtime).
+pub struct EventWriter {
+    pool: PgPool,
+    queue: usize,
+    commit: OnceLock<GroupCommit<PendingEvent, StoredEvent>>,
+}
+
+impl EventWriter {
+    /// `queue`: events that may wait for a batch; past it, `write` refuses at once.
+    pub fn new(pool: PgPool, queue: usize) -> Self {
+        Self {
+            pool,
+            queue,
+            commit: OnceLock::new(),
+        }
+    }
+
+    /// Stores the event in the next batch and waits for that batch's commit.
+    pub async fn write(&self, event: PendingEvent) -> Result<StoredEvent, SubmitError> {
+        self.commit().try_submit(event).await
+    }
+
+    fn commit(&self) -> &GroupCommit<PendingEvent, StoredEvent> {
+        self.commit.get_or_init(|| {
+            let pool = self.pool.clone();
+            let sizing = Sizing {
+                queue: self.queue,
+                max_batch: MAX_BATCH,
+                writers: WRITERS,
+            };
+            GroupCommit::spawn("event write", sizing, move |events| {
+                let pool = pool.clone();
+                async move { write(&pool, events).await }
+            })
+        })
+    }
+}
