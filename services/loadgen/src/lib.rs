@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod driver;
+pub mod histogram;
 pub mod procs;
 pub mod receiver;
 pub mod report;
