@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Load benchmark: builds release binaries, starts Herald on free ports with its own database,
 # NATS prefix and admin token, runs the standard scenarios with herald-loadgen and writes
-# their JSON results under docs/perf/results/, then stops the stack and drops its database.
+# their JSON results (and each load run's SVG graphs) under docs/perf/results/, then stops
+# the stack and drops its database.
 # Not part of CI: the figures are written up in docs/perf/README.md.
 #
 #   scripts/bench.sh                 # every standard scenario
-#   scripts/bench.sh seed            # only the named ones: seed, fanout, full-speed
+#   scripts/bench.sh seed            # only the named ones: ceiling, seed, fanout, full-speed
 #   BENCH_DURATION=10s scripts/bench.sh seed   # a shorter smoke run
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,7 +14,7 @@ root=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(seed fanout full-speed)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(ceiling seed fanout full-speed)
 duration=${BENCH_DURATION:-60s}
 results="$root/docs/perf/results"
 mkdir -p "$results"
@@ -65,21 +66,24 @@ wait_for "the DLQ service's readyz" 60 curl -sf -o /dev/null "http://$HERALD_DLQ
 pids=$(pgrep -P "$stack" -a | awk '{ n = $2; sub(".*/", "", n); printf "%s%s=%s", sep, n, $1; sep = "," }')
 log "stack on http://$HERALD_API_ADDR ($pids)"
 
+# run NAME [ceiling] FLAGS...: a mode word must come first on loadgen's command line.
 run() {
   local name=$1
   shift
   log "scenario $name: $*"
-  "$bin/herald-loadgen" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
+  "$bin/herald-loadgen" "$@" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
     --duration "$duration" --pids "$pids" --scenario "$name" \
-    --out "$results/$name-$(date -u +%Y%m%dT%H%M%SZ).json" "$@"
+    --out "$results/$name-$(date -u +%Y%m%dT%H%M%SZ).json"
 }
 
 for scenario in "${scenarios[@]}"; do
   case $scenario in
+    # Plain HTTP to loadgen's own receiver, no Herald: the yardstick for the deliveries/s below.
+    ceiling) run ceiling ceiling --concurrency 256 ;;
     seed) run seed --rate 1000 --webhooks 100 --drain 30s ;;
     fanout) run fanout --rate 100 --webhooks 100 --fanout 10 --drain 30s ;;
     full-speed) run full-speed --rate 0 --concurrency 64 --webhooks 100 --drain 30s ;;
-    *) die "unknown scenario $scenario: seed, fanout or full-speed" ;;
+    *) die "unknown scenario $scenario: ceiling, seed, fanout or full-speed" ;;
   esac
 done
 log "results in $results"

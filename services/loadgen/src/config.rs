@@ -1,11 +1,22 @@
-//! The command line: `--name value` pairs, parsed into a typed `Config` once.
+//! The command line: an optional mode word, then `--name value` pairs, parsed into a typed
+//! `Command` once.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
 pub const USAGE: &str = "\
 herald-loadgen: drives POST /events against a running Herald and measures what arrives
+
+  herald-loadgen [--flag value ...]            a load run against Herald
+  herald-loadgen ceiling [--flag value ...]    the plain-HTTP ceiling: POSTs a 1 KiB JSON body
+                                               straight to the built-in receiver, --concurrency
+                                               in flight [256], for --duration; no Herald needed
+  herald-loadgen graphs RESULT.json ...        redraws the SVG graphs of saved results
+
+A load run writes <stem>-throughput.svg, <stem>-latency.svg and <stem>-histogram.svg next to
+--out. Flags:
 
   --api URL               Herald's API base URL (loopback only)   [http://127.0.0.1:8080]
   --admin-token T         admin bearer token (or HERALD_ADMIN_TOKEN)
@@ -21,6 +32,44 @@ herald-loadgen: drives POST /events against a running Herald and measures what a
   --pids name=pid,...     processes whose CPU time and RSS to sample from /proc
   --scenario NAME         a label written into the result         [custom]
 ";
+
+/// What to do: a load run, the plain-HTTP ceiling, or graphs of saved results.
+#[derive(Debug)]
+pub enum Command {
+    Load(Config),
+    Ceiling(Config),
+    Graphs(Vec<PathBuf>),
+}
+
+impl Command {
+    /// Parses the arguments after the program name. `Ok(None)` means `--help` was asked for.
+    pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Self>> {
+        let mut args = args.into_iter().peekable();
+        match args.peek().map(String::as_str) {
+            Some("ceiling") => {
+                args.next();
+                Ok(Config::parse_for(args, Mode::Ceiling)?.map(Self::Ceiling))
+            }
+            Some("graphs") => {
+                let files: Vec<String> = args.skip(1).collect();
+                if files.is_empty() || files.iter().any(|f| f == "--help" || f == "-h") {
+                    return Ok(None);
+                }
+                Ok(Some(Self::Graphs(
+                    files.into_iter().map(PathBuf::from).collect(),
+                )))
+            }
+            _ => Ok(Config::parse(args)?.map(Self::Load)),
+        }
+    }
+}
+
+/// The modes that take flags; the ceiling needs no Herald and so no admin token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Load,
+    Ceiling,
+}
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,8 +89,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Parses the arguments after the program name. `Ok(None)` means `--help` was asked for.
+    /// Parses a load run's flags. `Ok(None)` means `--help` was asked for.
     pub fn parse(args: impl IntoIterator<Item = String>) -> anyhow::Result<Option<Self>> {
+        Self::parse_for(args, Mode::Load)
+    }
+
+    fn parse_for(
+        args: impl IntoIterator<Item = String>,
+        mode: Mode,
+    ) -> anyhow::Result<Option<Self>> {
         let mut config = Self {
             api: "http://127.0.0.1:8080".into(),
             admin_token: std::env::var("HERALD_ADMIN_TOKEN").unwrap_or_default(),
@@ -55,7 +111,11 @@ impl Config {
             drain: Duration::from_secs(30),
             out: "loadgen-result.json".into(),
             pids: Vec::new(),
-            scenario: "custom".into(),
+            scenario: match mode {
+                Mode::Load => "custom",
+                Mode::Ceiling => "ceiling",
+            }
+            .into(),
         };
         let mut args = args.into_iter();
         while let Some(flag) = args.next() {
@@ -85,12 +145,12 @@ impl Config {
                 other => bail!("unknown flag {other}; --help lists them"),
             }
         }
-        config.check()?;
+        config.check(mode)?;
         Ok(Some(config))
     }
 
-    fn check(&mut self) -> anyhow::Result<()> {
-        if self.admin_token.is_empty() {
+    fn check(&mut self, mode: Mode) -> anyhow::Result<()> {
+        if mode == Mode::Load && self.admin_token.is_empty() {
             bail!("--admin-token (or HERALD_ADMIN_TOKEN) is required");
         }
         let authority = self.api.split("://").nth(1).unwrap_or_default();
@@ -107,7 +167,8 @@ impl Config {
             bail!("--webhooks must be a positive multiple of --fanout");
         }
         if self.concurrency == 0 {
-            self.concurrency = if self.rate == 0 { 256 } else { 4096 };
+            let closed_loop = self.rate == 0 || mode == Mode::Ceiling;
+            self.concurrency = if closed_loop { 256 } else { 4096 };
         }
         Ok(())
     }
@@ -180,6 +241,24 @@ mod tests {
         assert_eq!(c.concurrency, 256);
         assert_eq!(c.event_types(), 2);
         assert_eq!(c.pids, vec![("a".into(), 1), ("b".into(), 2)]);
+    }
+
+    #[test]
+    fn mode_words_pick_the_command() {
+        let words = |args: &[&str]| Command::parse(args.iter().map(|a| a.to_string()));
+        let Some(Command::Ceiling(c)) = words(&["ceiling", "--duration", "5s"]).unwrap() else {
+            panic!("expected the ceiling");
+        };
+        assert_eq!((c.concurrency, c.duration), (256, Duration::from_secs(5)));
+        let Some(Command::Graphs(files)) = words(&["graphs", "a.json", "b.json"]).unwrap() else {
+            panic!("expected graphs");
+        };
+        assert_eq!(files, [PathBuf::from("a.json"), PathBuf::from("b.json")]);
+        assert!(words(&["graphs"]).unwrap().is_none());
+        assert!(matches!(
+            words(&["--admin-token", "t"]).unwrap(),
+            Some(Command::Load(_))
+        ));
     }
 
     #[test]

@@ -1,30 +1,56 @@
 //! A load benchmark for Herald: prepares a tenant whose webhooks point at a built-in receiver,
-//! drives `POST /events` open loop (or as fast as possible), and measures what arrives.
+//! drives `POST /events` open loop (or as fast as possible), and measures what arrives. Also
+//! measures the plain-HTTP ceiling of the machine (`ceiling`) and draws graphs (`graphs`).
 
+pub mod ceiling;
 pub mod config;
 pub mod driver;
+pub mod graphs;
+pub mod histogram;
 pub mod procs;
 pub mod receiver;
 pub mod report;
 pub mod setup;
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use serde_json::json;
 use tokio::sync::watch;
 
-use config::Config;
+use config::{Command, Config};
 use receiver::{Arrival, Receiver};
 use report::Report;
 
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(config.concurrency)
+/// Runs what the command line asked for.
+pub async fn execute(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Load(config) => run(config).await,
+        Command::Ceiling(config) => ceiling::run(config).await,
+        Command::Graphs(results) => {
+            for result in results {
+                for written in graphs::regenerate(&result)? {
+                    println!("{}", written.display());
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The keep-alive client every request goes through, load run and ceiling alike.
+pub fn http_client(concurrency: usize) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
         .timeout(Duration::from_secs(30))
         .build()
-        .context("building the HTTP client")?;
+        .context("building the HTTP client")
+}
+
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let client = http_client(config.concurrency)?;
     let receiver = Receiver::start(config.receiver_delay).await?;
     let url = config
         .target
@@ -54,8 +80,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let report = build(&config, setup.tenant, &sent, &arrivals, start, processes);
     let json = serde_json::to_string_pretty(&report).context("serialising the result")?;
     std::fs::write(&config.out, json + "\n").with_context(|| format!("writing {}", config.out))?;
+    let written = graphs::write_for_report(Path::new(&config.out), &report)?;
     print!("{}", report::summary(&report));
     println!("  result: {}", config.out);
+    for path in written {
+        println!("  graph: {}", path.display());
+    }
     Ok(())
 }
 

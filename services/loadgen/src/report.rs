@@ -4,9 +4,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::driver::Sent;
+use crate::histogram::{self, Bucket};
 use crate::procs::ProcessUsage;
 use crate::receiver::Arrival;
 
@@ -83,9 +84,14 @@ pub struct Deliveries {
     /// Event due (open loop) to the receiver's first sight: the latency a producer sending
     /// at this rate sees, queueing in front of a saturated API included.
     pub due_to_delivery: Option<Percentiles>,
+    /// `end_to_end` as counts per latency bucket (see `histogram`).
+    pub end_to_end_histogram: Vec<Bucket>,
 }
 
-#[derive(Debug, Serialize)]
+/// Read back by `graphs` from results of any loadgen version: a field an older one did not
+/// write comes back as its default.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Second {
     pub second: u64,
     /// Events due in this second (the schedule).
@@ -94,7 +100,10 @@ pub struct Second {
     pub sent: usize,
     pub accepted: usize,
     pub delivered: usize,
+    /// End to end latency of this second's arrivals.
+    pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
 }
 
 /// The first arrival of each distinct delivery id.
@@ -201,6 +210,7 @@ pub fn deliveries(
         last_arrival_s: (last_s * 1e3).round() / 1e3,
         end_to_end: Percentiles::of(m.latencies.iter().map(|(_, d)| *d).collect()),
         due_to_delivery: Percentiles::of(m.from_due.clone()),
+        end_to_end_histogram: histogram::of(m.latencies.iter().map(|(_, d)| *d)),
     };
     (summary, timeline(sent, &m, start))
 }
@@ -222,16 +232,19 @@ fn timeline(sent: &[Sent], m: &Matched, start: Instant) -> Vec<Second> {
     }
     seconds
         .into_iter()
-        .map(
-            |(second, (due, sent, accepted, delivered, latencies))| Second {
+        .map(|(second, (due, sent, accepted, delivered, latencies))| {
+            let p = Percentiles::of(latencies);
+            Second {
                 second,
                 due,
                 sent,
                 accepted,
                 delivered,
-                p95_ms: Percentiles::of(latencies).map(|p| p.p95_ms),
-            },
-        )
+                p50_ms: p.map(|p| p.p50_ms),
+                p95_ms: p.map(|p| p.p95_ms),
+                p99_ms: p.map(|p| p.p99_ms),
+            }
+        })
         .collect()
 }
 
@@ -293,7 +306,7 @@ pub fn summary(report: &Report) -> String {
     out
 }
 
-fn line(p: &Percentiles) -> String {
+pub fn line(p: &Percentiles) -> String {
     format!(
         "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms (n={})",
         p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms, p.count
@@ -348,6 +361,9 @@ mod tests {
         assert_eq!(d.end_to_end.unwrap().max_ms, 20.0);
         assert_eq!(d.due_to_delivery.unwrap().max_ms, 25.0);
         assert_eq!(timeline[0].delivered, 1);
+        assert_eq!(timeline[0].p50_ms, Some(20.0));
+        let counted: usize = d.end_to_end_histogram.iter().map(|b| b.count).sum();
+        assert_eq!(counted, 1);
     }
 
     #[test]
