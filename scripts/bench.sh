@@ -19,10 +19,16 @@ duration=${BENCH_DURATION:-60s}
 results="$root/docs/perf/results"
 mkdir -p "$results"
 
-log "building release binaries"
-(cd "$root" && cargo build --quiet --release \
-  -p herald-ingest -p herald-dispatcher -p herald-dlq -p herald-loadgen)
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
+if [ -n "${BENCH_BIN_DIR:-}" ]; then
+  # Another build's services (e.g. an earlier commit's, for a before/after comparison).
+  log "services from $BENCH_BIN_DIR"
+else
+  log "building release binaries"
+  (cd "$root" && cargo build --quiet --release \
+    -p herald-ingest -p herald-dispatcher -p herald-dlq -p herald-loadgen)
+fi
+label=${BENCH_LABEL:+-$BENCH_LABEL}
 
 # A port nothing listens on, chosen at random above the ephemeral range's usual start.
 free_port() {
@@ -43,7 +49,7 @@ export HERALD_DLQ_HEALTH_ADDR="127.0.0.1:$(free_port)"
 export HERALD_ADMIN_TOKEN="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 export HERALD_ALLOW_PRIVATE_CIDRS=127.0.0.0/8
 export HERALD_LOG_FORMAT=json RUST_LOG=${RUST_LOG:-warn}
-export HERALD_BIN_DIR="$bin"
+export HERALD_BIN_DIR="${BENCH_BIN_DIR:-$bin}"
 log_file=$(mktemp)
 
 cleanup() {
@@ -66,14 +72,29 @@ wait_for "the DLQ service's readyz" 60 curl -sf -o /dev/null "http://$HERALD_DLQ
 pids=$(pgrep -P "$stack" -a | awk '{ n = $2; sub(".*/", "", n); printf "%s%s=%s", sep, n, $1; sep = "," }')
 log "stack on http://$HERALD_API_ADDR ($pids)"
 
+# CPU seconds (user + system) used so far by every process named $1: PostgreSQL runs one
+# process per connection, so loadgen's per-pid sampler cannot see it whole.
+cpu_seconds() {
+  local ticks=0 pid fields
+  for pid in $(pgrep -x "$1"); do
+    read -ra fields <"/proc/$pid/stat" 2>/dev/null || continue
+    ticks=$((ticks + fields[13] + fields[14]))
+  done
+  echo "$((ticks / $(getconf CLK_TCK)))"
+}
+
 # run NAME [ceiling] FLAGS...: a mode word must come first on loadgen's command line.
 run() {
-  local name=$1
+  local name=$1 pg_before nats_before
   shift
   log "scenario $name: $*"
+  pg_before=$(cpu_seconds postgres)
+  nats_before=$(cpu_seconds nats-server)
   "$bin/herald-loadgen" "$@" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
     --duration "$duration" --pids "$pids" --scenario "$name" \
-    --out "$results/$name-$(date -u +%Y%m%dT%H%M%SZ).json"
+    --out "$results/$name$label-$(date -u +%Y%m%dT%H%M%SZ).json"
+  log "scenario $name: PostgreSQL used $(($(cpu_seconds postgres) - pg_before)) CPU s," \
+    "nats-server $(($(cpu_seconds nats-server) - nats_before)) CPU s (all their processes)"
 }
 
 for scenario in "${scenarios[@]}"; do

@@ -8,6 +8,7 @@
 //! - `sender`, `request`: the HTTP attempt; `store`: its SQL; `dead_letters`: the hand-off;
 //! - `spans`: the trace of a job.
 
+pub mod claim_batch;
 pub mod dead_letters;
 pub mod metrics;
 pub mod puller;
@@ -34,6 +35,7 @@ use herald_runtime::{Config, Metrics, database, nats};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
+use crate::claim_batch::Claimer;
 use crate::dead_letters::DeadLetters;
 use crate::metrics::DispatchMetrics;
 use crate::record_batch::Recorder;
@@ -101,13 +103,12 @@ pub fn supervisor(
     let policy = Arc::new(config.address_policy());
     let outbox = Outbox::new(js.clone(), topology.clone(), pool.clone());
     let worker = Worker {
-        claims: claims_pool(&pool),
+        claimer: Claimer::new(claims_pool(&pool), config.ack_wait()),
         recorder: Recorder::new(pool.clone()),
         pool,
         sender: Sender::new(config.delivery_timeout, policy, config.dns.clone())?,
         policy: RetryPolicy::new(config.retry_schedule.clone()),
         dead_letters: DeadLetters::new(js.clone(), topology.clone()),
-        lease: config.ack_wait(),
         park: (config.delivery_timeout / 2).min(Duration::from_secs(5)),
         slots: WebhookSlots::new(config.dispatch.webhook_concurrency),
         metrics: DispatchMetrics::register(registry),

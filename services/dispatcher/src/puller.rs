@@ -212,7 +212,7 @@ impl Puller {
         };
         tokio::spawn(async move {
             tokio::time::sleep(due).await;
-            if let Err(error) = outbox.publish(std::slice::from_ref(&next)).await {
+            if let Err(error) = outbox.publish_fresh(std::slice::from_ref(&next)).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "scheduled job not published; the relay will"

@@ -139,7 +139,9 @@ async fn write_unique<'a>(
              generation = d.generation + CASE WHEN i.status = 'pending' THEN 1 ELSE 0 END,
              published_at = CASE WHEN i.status = 'pending' THEN NULL ELSE d.published_at END
            FROM input i
-           WHERE d.id = i.delivery AND d.status = 'processing'
+           -- The ANY keeps the plan on the primary key however stale the statistics are
+           -- (a join on unnest alone may scan the whole table).
+           WHERE d.id = ANY ($1::uuid[]) AND d.id = i.delivery AND d.status = 'processing'
            RETURNING d.id, d.generation),
          attempts AS (
            INSERT INTO delivery_attempts

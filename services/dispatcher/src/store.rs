@@ -1,5 +1,5 @@
-//! The dispatcher's SQL: claiming a delivery under a lease, and recording each attempt with
-//! the delivery's new state in one transaction.
+//! The dispatcher's one-delivery SQL: its state, recording an attempt in one transaction (the
+//! batched forms are in `claim_batch` and `record_batch`), parking and failing it.
 
 use std::time::Duration;
 
@@ -50,37 +50,6 @@ pub struct State {
     pub last_status_code: Option<i32>,
     pub dead_reason: Option<String>,
     pub generation: i32,
-}
-
-/// Takes the delivery for one attempt: it must be `pending` and due, or `processing` under a
-/// lease that ran out (its dispatcher died). `None`: not claimable now. Reads what the
-/// attempt needs, the tenant's retry schedule included, in the same statement.
-pub async fn claim(
-    pool: &PgPool,
-    delivery: Uuid,
-    generation: i32,
-    lease: Duration,
-) -> anyhow::Result<Option<Claimed>> {
-    sqlx::query_as(
-        "WITH claimed AS (
-           UPDATE deliveries SET status = 'processing', updated_at = now(),
-                  lease_until = now() + make_interval(secs => $2)
-           WHERE id = $1 AND generation = $3 AND (
-                 (status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= now()))
-              OR (status = 'processing' AND lease_until < now()))
-           RETURNING attempts, attempt_base, webhook_id, event_id, tenant_id)
-         SELECT c.attempts, c.attempt_base, w.url, w.secrets, w.enabled AS webhook_enabled,
-                w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
-                e.event_type, e.payload, e.occurred_at, e.created_at, t.retry_schedule_ms
-         FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id
-              JOIN tenants t ON t.id = c.tenant_id",
-    )
-    .bind(delivery)
-    .bind(lease.as_secs_f64())
-    .bind(generation)
-    .fetch_optional(pool)
-    .await
-    .context("claiming a delivery")
 }
 
 pub async fn state(pool: &PgPool, delivery: Uuid) -> anyhow::Result<Option<State>> {

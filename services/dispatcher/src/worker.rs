@@ -17,6 +17,7 @@ use herald_runtime::trace_context::traceparent;
 use sqlx::PgPool;
 use tracing::Instrument;
 
+use crate::claim_batch::Claimer;
 use crate::dead_letters::DeadLetters;
 use crate::metrics::DispatchMetrics;
 use crate::record_batch::{AttemptRecord, Recorder};
@@ -58,9 +59,10 @@ const MIN_DEFER: Duration = Duration::from_millis(100);
 
 pub struct Worker {
     pub pool: PgPool,
-    /// Claims commit without waiting for the disk: a claim lost in a crash leaves the
-    /// delivery claimable, and its unacked job is redelivered (see `claims_pool`).
-    pub claims: PgPool,
+    /// Claims, in batches across concurrent jobs, on a pool whose commits do not wait for
+    /// the disk: a claim lost in a crash leaves the delivery claimable, and its unacked job is
+    /// redelivered (see `claims_pool`).
+    pub claimer: Claimer,
     /// Attempts are recorded through this, in batches across concurrent jobs.
     pub recorder: Recorder,
     pub sender: Sender,
@@ -68,8 +70,6 @@ pub struct Worker {
     /// its delays for that tenant's deliveries.
     pub policy: RetryPolicy,
     pub dead_letters: DeadLetters,
-    /// How long a claim holds a delivery: an attempt plus its bookkeeping.
-    pub lease: Duration,
     /// How long a job whose webhook is saturated is parked (jitter is added).
     pub park: Duration,
     pub slots: WebhookSlots,
@@ -84,7 +84,7 @@ impl Worker {
         let Some(_slot) = self.slots.acquire(job.webhook_id, SLOT_WAIT).await else {
             return self.park(job, tenant).await;
         };
-        let claim = store::claim(&self.claims, job.delivery_id, job.generation, self.lease).await?;
+        let claim = self.claimer.claim(job.delivery_id, job.generation).await?;
         let Some(mut claimed) = claim else {
             return self.unclaimable(job, tenant).await;
         };

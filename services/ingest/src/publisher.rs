@@ -175,6 +175,18 @@ impl Publisher {
         self.outbox.publish(jobs).await
     }
 
+    /// `publish` for jobs due now, whose confirmations are recorded a moment later where
+    /// no dispatcher claimed them first (see `Outbox::publish_fresh`).
+    pub async fn publish_fresh(&self, jobs: &[OutboxJob]) -> anyhow::Result<usize> {
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        if !self.topology_ready.load(Ordering::Acquire) {
+            self.ensure_topology().await?;
+        }
+        self.outbox.publish_fresh(jobs).await
+    }
+
     /// Publishes each job at its offset from now, in the background: a bulk retry's pace.
     /// Should the process stop first, the relay publishes what is left once due.
     pub fn publish_spread(self: &Arc<Self>, mut schedule: Vec<(Duration, OutboxJob)>) {
@@ -201,7 +213,7 @@ impl Publisher {
             tracing::debug!("NATS is down; the relay will publish these jobs");
             return;
         }
-        match tokio::time::timeout(limit, self.publish(jobs)).await {
+        match tokio::time::timeout(limit, self.publish_fresh(jobs)).await {
             Ok(Ok(_)) => {}
             Ok(Err(error)) => tracing::warn!(
                 error = format!("{error:#}"),

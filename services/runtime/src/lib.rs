@@ -11,6 +11,7 @@ pub mod log_lines;
 pub mod metrics;
 pub mod nats;
 pub mod outbox;
+pub mod publish_marks;
 pub mod resolve;
 pub mod shutdown;
 pub mod telemetry;

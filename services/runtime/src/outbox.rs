@@ -6,7 +6,7 @@
 //! Every job of a delivery has its own generation (first send, each retry, each manual
 //! retry), and the message id is `<delivery>-<generation>`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use anyhow::Context;
 use async_nats::jetstream::Context as JetStream;
@@ -18,8 +18,8 @@ use tracing::Instrument;
 use tracing::field::Empty;
 use uuid::Uuid;
 
-use crate::group_commit::{BatchResult, GroupCommit, Sizing};
 use crate::jetstream::Topology;
+use crate::publish_marks::PublishMarks;
 use crate::trace_context::{continue_trace, traceparent};
 
 /// A job and where it goes.
@@ -57,21 +57,17 @@ pub struct Outbox {
     js: JetStream,
     topology: Topology,
     pool: PgPool,
-    /// `published_at` writes of concurrent publishes, batched (started on first use).
-    marks: Arc<OnceLock<GroupCommit<(Uuid, i32), ()>>>,
+    /// Records JetStream's confirmations (`published_at`).
+    marks: Arc<PublishMarks>,
 }
-
-/// Confirmations waiting to be recorded; past it a publish waits for room.
-const MARK_QUEUE: usize = 50_000;
-const MARK_BATCH: usize = 1_000;
 
 impl Outbox {
     pub fn new(js: JetStream, topology: Topology, pool: PgPool) -> Self {
         Self {
             js,
             topology,
+            marks: Arc::new(PublishMarks::new(pool.clone())),
             pool,
-            marks: Arc::default(),
         }
     }
 
@@ -93,9 +89,27 @@ impl Outbox {
         crate::nats::is_connected(&self.js.client())
     }
 
-    /// Publishes the jobs with pipelined acks and records which JetStream confirmed.
-    /// Returns how many were confirmed.
+    /// Publishes the jobs with pipelined acks and records which JetStream confirmed before
+    /// returning. Returns how many were confirmed.
     pub async fn publish(&self, jobs: &[OutboxJob]) -> anyhow::Result<usize> {
+        let confirmed = self.send(jobs).await?;
+        self.marks.mark_now(&confirmed).await?;
+        Ok(confirmed.len())
+    }
+
+    /// `publish` for jobs a dispatcher is about to take (a new event's, a retry's when due):
+    /// the confirmations are recorded a moment later, and only for deliveries no dispatcher
+    /// has claimed by then (a claim records the publish itself), so the usual delivery row
+    /// is not rewritten just to say its job was sent.
+    pub async fn publish_fresh(&self, jobs: &[OutboxJob]) -> anyhow::Result<usize> {
+        let confirmed = self.send(jobs).await?;
+        self.marks.mark_later(&confirmed);
+        Ok(confirmed.len())
+    }
+
+    /// Sends the jobs with pipelined acks; `(delivery, generation)` of those JetStream
+    /// confirmed.
+    async fn send(&self, jobs: &[OutboxJob]) -> anyhow::Result<Vec<(Uuid, i32)>> {
         let mut pending = Vec::with_capacity(jobs.len());
         for outbox in jobs {
             let webhook = WebhookId::from_uuid(outbox.job.webhook_id).to_string();
@@ -131,15 +145,11 @@ impl Outbox {
             .instrument(span)
         }))
         .await;
-        let (mut ids, mut generations) = (Vec::new(), Vec::new());
+        let mut confirmed = Vec::with_capacity(acks.len());
         let mut failures = 0;
         for ack in acks {
             match ack {
-                Ok(outbox) => {
-                    let job = &outbox.job;
-                    ids.push(job.delivery_id);
-                    generations.push(job.generation);
-                }
+                Ok(outbox) => confirmed.push((outbox.job.delivery_id, outbox.job.generation)),
                 Err(error) => {
                     failures += 1;
                     tracing::debug!(%error, "publish not confirmed");
@@ -152,59 +162,6 @@ impl Outbox {
                 "delivery jobs not confirmed; the relay will publish them"
             );
         }
-        self.mark_published(&ids, &generations).await?;
-        Ok(ids.len())
+        Ok(confirmed)
     }
-
-    /// Marks the jobs' deliveries published, where the generation is still the current one.
-    /// Concurrent publishes share one statement (see `group_commit`).
-    async fn mark_published(&self, ids: &[Uuid], generations: &[i32]) -> anyhow::Result<()> {
-        let marks = self.marks.get_or_init(|| {
-            let pool = self.pool.clone();
-            let sizing = Sizing {
-                queue: MARK_QUEUE,
-                max_batch: MARK_BATCH,
-                writers: 2,
-            };
-            GroupCommit::spawn("publish confirmation", sizing, move |jobs| {
-                let pool = pool.clone();
-                async move { write_marks(&pool, jobs).await }
-            })
-        });
-        let marked = ids
-            .iter()
-            .zip(generations)
-            .map(|(id, generation)| marks.submit((*id, *generation)));
-        for result in futures::future::join_all(marked).await {
-            result.context("marking deliveries published")?;
-        }
-        Ok(())
-    }
-}
-
-/// Records JetStream's confirmations. Committed without waiting for the disk: a mark lost in
-/// a crash only makes the relay publish the job again, which JetStream's duplicate window
-/// and the dispatcher's generation check absorb.
-async fn write_marks(pool: &PgPool, jobs: Vec<(Uuid, i32)>) -> BatchResult<()> {
-    let (ids, generations): (Vec<Uuid>, Vec<i32>) = jobs.iter().copied().unzip();
-    let mut tx = pool
-        .begin()
-        .await
-        .context("starting the marks transaction")?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await
-        .context("relaxing the marks' commit")?;
-    sqlx::query(
-        "UPDATE deliveries d SET published_at = now()
-         FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
-         WHERE d.id = j.id AND d.generation = j.generation AND d.published_at IS NULL",
-    )
-    .bind(&ids)
-    .bind(&generations)
-    .execute(&mut *tx)
-    .await
-    .context("marking deliveries published")?;
-    tx.commit().await.context("committing the marks")?;
-    Ok(vec![(); jobs.len()])
 }

@@ -1,0 +1,114 @@
+//! Claims, made in batches across concurrent jobs (group commit): one statement claims a
+//! whole batch and reads what each attempt needs, the tenant's retry schedule included.
+//! A delivery is claimable when it is `pending` and due, or `processing` under a lease that
+//! ran out (its dispatcher died). A claim also records that the job was published (it
+//! arrived), where nothing had yet.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context;
+use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing, SubmitError};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::store::Claimed;
+
+const QUEUE: usize = 10_000;
+const MAX_BATCH: usize = 500;
+const WRITERS: usize = 2;
+
+type Job = (Uuid, i32);
+
+#[derive(sqlx::FromRow)]
+struct ClaimedRow {
+    id: Uuid,
+    #[sqlx(flatten)]
+    claimed: Claimed,
+}
+
+/// The group commit of claims, started on first use (inside the runtime).
+pub struct Claimer {
+    pool: PgPool,
+    lease: Duration,
+    commit: OnceLock<GroupCommit<Job, Option<Claimed>>>,
+}
+
+impl Claimer {
+    /// `pool`: the claims pool (see `claims_pool`); `lease`: how long a claim holds.
+    pub fn new(pool: PgPool, lease: Duration) -> Self {
+        Self {
+            pool,
+            lease,
+            commit: OnceLock::new(),
+        }
+    }
+
+    /// Takes the delivery at this generation for one attempt; `None`: not claimable now.
+    pub async fn claim(&self, delivery: Uuid, generation: i32) -> anyhow::Result<Option<Claimed>> {
+        match self.commit().submit((delivery, generation)).await {
+            Ok(claimed) => Ok(claimed),
+            Err(SubmitError::Full(full)) => Err(full.into()),
+            Err(SubmitError::Failed(error)) => Err(anyhow::anyhow!(error)),
+        }
+    }
+
+    fn commit(&self) -> &GroupCommit<Job, Option<Claimed>> {
+        self.commit.get_or_init(|| {
+            let (pool, lease) = (self.pool.clone(), self.lease);
+            let sizing = Sizing {
+                queue: QUEUE,
+                max_batch: MAX_BATCH,
+                writers: WRITERS,
+            };
+            GroupCommit::spawn("claim", sizing, move |jobs| {
+                let pool = pool.clone();
+                async move { claim_all(&pool, lease, jobs).await }
+            })
+        })
+    }
+}
+
+/// Claims every job of the batch that is claimable. A delivery named twice is claimed for the
+/// first only: the second finds it taken, as it would a moment later.
+async fn claim_all(pool: &PgPool, lease: Duration, jobs: Vec<Job>) -> BatchResult<Option<Claimed>> {
+    let mut seen = HashSet::with_capacity(jobs.len());
+    let first: Vec<bool> = jobs.iter().map(|(id, _)| seen.insert(*id)).collect();
+    let (ids, generations): (Vec<Uuid>, Vec<i32>) = jobs
+        .iter()
+        .zip(&first)
+        .filter(|(_, first)| **first)
+        .map(|(job, _)| *job)
+        .unzip();
+    let rows: Vec<ClaimedRow> = sqlx::query_as(
+        "WITH claimed AS (
+           UPDATE deliveries d SET status = 'processing', updated_at = now(),
+                  lease_until = now() + make_interval(secs => $3),
+                  published_at = coalesce(d.published_at, now())
+           FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
+           -- The ANY keeps the plan on the primary key however stale the statistics are.
+           WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.generation = j.generation AND (
+                 (d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now()))
+              OR (d.status = 'processing' AND d.lease_until < now()))
+           RETURNING d.id, d.attempts, d.attempt_base, d.webhook_id, d.event_id, d.tenant_id)
+         SELECT c.id, c.attempts, c.attempt_base, w.url, w.secrets, w.enabled AS webhook_enabled,
+                w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
+                e.event_type, e.payload, e.occurred_at, e.created_at, t.retry_schedule_ms
+         FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id
+              JOIN tenants t ON t.id = c.tenant_id",
+    )
+    .bind(&ids)
+    .bind(&generations)
+    .bind(lease.as_secs_f64())
+    .fetch_all(pool)
+    .await
+    .context("claiming a batch of deliveries")?;
+    let mut claimed: HashMap<Uuid, Claimed> =
+        rows.into_iter().map(|row| (row.id, row.claimed)).collect();
+    Ok(jobs
+        .iter()
+        .zip(first)
+        .map(|((id, _), first)| if first { claimed.remove(id) } else { None })
+        .collect())
+}

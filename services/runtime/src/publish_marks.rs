@@ -1,0 +1,135 @@
+//! `published_at`: the outbox's record that JetStream confirmed a delivery's job, which keeps
+//! the relay from publishing it again. Two ways to write it, both batched across publishes:
+//! - `mark_now`: before the publisher returns (the relay, manual retries);
+//! - `mark_later`: `LATER` after the confirmation and only where no dispatcher has claimed the
+//!   delivery meanwhile (a claim sets `published_at` itself). A job taken at once, the usual
+//!   case, then costs no write at all; one still queued gets its mark before the relay's
+//!   grace runs out.
+//!
+//! Marks commit without waiting for the disk: a mark lost in a crash only makes the relay
+//! publish the job again, which JetStream's duplicate window and the dispatcher's generation
+//! check absorb.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::group_commit::{GroupCommit, Sizing};
+
+/// How long after its confirmation a deferred mark is written: well under the relay's grace.
+pub const LATER: Duration = Duration::from_millis(500);
+/// Confirmations waiting for a deferred mark; past it they are dropped (the relay covers
+/// them: a republish is deduplicated).
+const LATER_QUEUE: usize = 100_000;
+const BATCH: usize = 1_000;
+
+type Job = (Uuid, i32);
+
+pub struct PublishMarks {
+    pool: PgPool,
+    now: OnceLock<GroupCommit<Job, ()>>,
+    later: OnceLock<mpsc::Sender<(Instant, Job)>>,
+}
+
+impl PublishMarks {
+    pub fn new(pool: PgPool) -> Self {
+        Self {
+            pool,
+            now: OnceLock::new(),
+            later: OnceLock::new(),
+        }
+    }
+
+    /// Marks the jobs' deliveries published and waits for the write.
+    pub async fn mark_now(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        let marks = self.now.get_or_init(|| {
+            let pool = self.pool.clone();
+            let sizing = Sizing {
+                queue: LATER_QUEUE,
+                max_batch: BATCH,
+                writers: 2,
+            };
+            GroupCommit::spawn("publish confirmation", sizing, move |jobs| {
+                let pool = pool.clone();
+                async move {
+                    let count = jobs.len();
+                    write(&pool, jobs).await?;
+                    Ok(vec![(); count])
+                }
+            })
+        });
+        let marked = jobs.iter().map(|job| marks.submit(*job));
+        for result in futures::future::join_all(marked).await {
+            result.context("marking deliveries published")?;
+        }
+        Ok(())
+    }
+
+    /// Marks the jobs' deliveries published `LATER`, where still unclaimed; returns at once.
+    pub fn mark_later(&self, jobs: &[Job]) {
+        let queue = self.later.get_or_init(|| {
+            let (queue, confirmed) = mpsc::channel(LATER_QUEUE);
+            tokio::spawn(write_later(self.pool.clone(), confirmed));
+            queue
+        });
+        let at = Instant::now();
+        for job in jobs {
+            if queue.try_send((at, *job)).is_err() {
+                tracing::debug!("deferred publish marks queue full; the relay will cover");
+                return;
+            }
+        }
+    }
+}
+
+/// Waits until the oldest confirmation is `LATER` old, then writes it with every other one
+/// queued by then (a younger one marked a little early is still correct).
+async fn write_later(pool: PgPool, mut confirmed: mpsc::Receiver<(Instant, Job)>) {
+    while let Some((at, first)) = confirmed.recv().await {
+        tokio::time::sleep_until(at + LATER).await;
+        let mut jobs = vec![first];
+        while jobs.len() < BATCH {
+            match confirmed.try_recv() {
+                Ok((_, job)) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(error) = write(&pool, jobs).await {
+            tracing::warn!(
+                error = format!("{error:#}"),
+                "publish marks not written; the relay will cover"
+            );
+        }
+    }
+}
+
+/// Sets `published_at` where the generation is still the job's and nothing set it yet.
+async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
+    let (ids, generations): (Vec<Uuid>, Vec<i32>) = jobs.into_iter().unzip();
+    let mut tx = pool
+        .begin()
+        .await
+        .context("starting the marks transaction")?;
+    sqlx::query("SET LOCAL synchronous_commit = off")
+        .execute(&mut *tx)
+        .await
+        .context("relaxing the marks' commit")?;
+    sqlx::query(
+        "UPDATE deliveries d SET published_at = now()
+         FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
+         -- The ANY keeps the plan on the primary key however stale the statistics are.
+         WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.generation = j.generation
+           AND d.published_at IS NULL",
+    )
+    .bind(&ids)
+    .bind(&generations)
+    .execute(&mut *tx)
+    .await
+    .context("marking deliveries published")?;
+    tx.commit().await.context("committing the marks")
+}
