@@ -22,8 +22,9 @@ coverage: ## Line coverage of domain, dispatcher and DLQ; fails under 75%
 observability-check: ## A real Prometheus scrapes a running Herald; every dashboard series must exist
 	scripts/observability-check.sh
 
-bench: ## Load benchmark (release build): standard scenarios, JSON results in docs/perf/results/
+bench: ## Load benchmark (release build): standard scenarios, then scale-out; results in docs/perf/results/
 	scripts/bench.sh
+	BENCH_DISPATCHER_CONCURRENCY=10 scripts/bench.sh scale-out
 
 hooks: ## Install the git pre-commit hook (fmt + clippy)
 	scripts/install-hooks.sh

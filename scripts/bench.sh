@@ -5,16 +5,18 @@
 # the stack and drops its database.
 # Not part of CI: the figures are written up in docs/perf/README.md.
 #
-#   scripts/bench.sh                 # every standard scenario
-#   scripts/bench.sh seed            # only the named ones: ceiling, seed, fanout, full-speed
+#   scripts/bench.sh                 # the standard scenarios: ceiling, seed, fanout, peak
+#   scripts/bench.sh seed            # only the named ones (also: soak, scale-out)
 #   BENCH_DURATION=10s scripts/bench.sh seed   # a shorter smoke run
+#   BENCH_DISPATCHER_CONCURRENCY=10 scripts/bench.sh scale-out   # one vs two dispatchers
+#   BENCH_BIN_DIR=/path/to/release scripts/bench.sh seed          # another build's services
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
 scenarios=("$@")
-[ ${#scenarios[@]} -gt 0 ] || scenarios=(ceiling seed fanout full-speed)
+[ ${#scenarios[@]} -gt 0 ] || scenarios=(ceiling seed fanout peak)
 duration=${BENCH_DURATION:-60s}
 results="$root/docs/perf/results"
 mkdir -p "$results"
@@ -50,6 +52,9 @@ export HERALD_ADMIN_TOKEN="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 export HERALD_ALLOW_PRIVATE_CIDRS=127.0.0.0/8
 export HERALD_LOG_FORMAT=json RUST_LOG=${RUST_LOG:-warn}
 export HERALD_BIN_DIR="${BENCH_BIN_DIR:-$bin}"
+# Caps each dispatcher process (HERALD_DISPATCHER_CONCURRENCY) for the scale-out scenario.
+[ -z "${BENCH_DISPATCHER_CONCURRENCY:-}" ] ||
+  export HERALD_DISPATCHER_CONCURRENCY=$BENCH_DISPATCHER_CONCURRENCY
 log_file=$(mktemp)
 
 cleanup() {
@@ -97,14 +102,33 @@ run() {
     "nats-server $(($(cpu_seconds nats-server) - nats_before)) CPU s (all their processes)"
 }
 
+# scale-out: the same latency-bound load (receiver answering after 50 ms) with one dispatcher
+# process, then with a second one started beside it. Meant for a stack whose dispatchers are
+# capped (BENCH_DISPATCHER_CONCURRENCY), so that one process saturates.
+scale_out() {
+  local second
+  duration=20s run scale-1 --rate 500 --webhooks 100 --receiver-delay 50ms --drain 120s
+  HERALD_DISPATCHER_HEALTH_ADDR="127.0.0.1:$(free_port)" "$HERALD_BIN_DIR/herald-dispatcher" \
+    >>"$log_file" 2>&1 &
+  second=$!
+  pids="$pids,herald-dispatcher-2=$second"
+  duration=20s run scale-2 --rate 500 --webhooks 100 --receiver-delay 50ms --drain 120s
+  kill -TERM "$second" && wait "$second" || true
+  pids=${pids%,herald-dispatcher-2=*}
+}
+
 for scenario in "${scenarios[@]}"; do
   case $scenario in
     # Plain HTTP to loadgen's own receiver, no Herald: the yardstick for the deliveries/s below.
     ceiling) run ceiling ceiling --concurrency 256 ;;
     seed) run seed --rate 1000 --webhooks 100 --drain 30s ;;
-    fanout) run fanout --rate 100 --webhooks 100 --fanout 10 --drain 30s ;;
-    full-speed) run full-speed --rate 0 --concurrency 64 --webhooks 100 --drain 30s ;;
-    *) die "unknown scenario $scenario: ceiling, seed, fanout or full-speed" ;;
+    fanout) run fanout --rate 500 --webhooks 100 --fanout 10 --drain 30s ;;
+    # As fast as the API answers, ten deliveries per event.
+    peak) run peak --rate 0 --concurrency 64 --webhooks 100 --fanout 10 --drain 30s ;;
+    soak) duration=${BENCH_SOAK_DURATION:-10m} run soak --rate 1000 --webhooks 100 --drain 30s ;;
+    scale-out) scale_out ;;
+    scale-1) duration=20s run scale-1 --rate 500 --webhooks 100 --receiver-delay 50ms --drain 120s ;;
+    *) die "unknown scenario $scenario: ceiling, seed, fanout, peak, soak or scale-out" ;;
   esac
 done
 log "results in $results"

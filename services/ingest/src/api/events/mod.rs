@@ -399,7 +399,9 @@ impl EventsApi {
     /// `events_per_second` (with `burst`) it answers 429 `rate_limited` with `Retry-After`;
     /// while the tenant's DLQ holds `max_dlq_size` open dead letters, 429
     /// `dlq_quota_exceeded`. With an `Idempotency-Key`, a repeat within 24 hours returns the
-    /// first answer; the same key with a different request answers 422.
+    /// first answer; the same key with a different request answers 422. When Herald is
+    /// behind (its write queue, its outbox or the tenant's delivery backlog is full) it stores
+    /// nothing and answers 503 `write_queue_full` or `backlog_full` with `Retry-After`.
     #[oai(path = "/events", method = "post", operation_id = "createEvent")]
     async fn create(
         &self,
