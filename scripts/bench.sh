@@ -55,7 +55,8 @@ export HERALD_BIN_DIR="${BENCH_BIN_DIR:-$bin}"
 # Caps each dispatcher process (HERALD_DISPATCHER_CONCURRENCY) for the scale-out scenario.
 [ -z "${BENCH_DISPATCHER_CONCURRENCY:-}" ] ||
   export HERALD_DISPATCHER_CONCURRENCY=$BENCH_DISPATCHER_CONCURRENCY
-log_file=$(mktemp)
+# BENCH_LOG=<file> keeps the stack's log there; by default it is a temporary file, removed.
+log_file=${BENCH_LOG:-$(mktemp)}
 
 cleanup() {
   local status=$?
@@ -63,7 +64,7 @@ cleanup() {
   [ -n "${stack:-}" ] && kill -TERM "$stack" 2>/dev/null && wait "$stack" 2>/dev/null || true
   psql "${base_url%/*}/postgres" -qc "DROP DATABASE IF EXISTS \"${DATABASE_URL##*/}\" WITH (FORCE)" ||
     true
-  rm -f "$log_file"
+  [ -n "${BENCH_LOG:-}" ] || rm -f "$log_file"
 }
 trap cleanup EXIT
 

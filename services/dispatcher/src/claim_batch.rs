@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
-use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing, SubmitError};
+use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -47,11 +47,7 @@ impl Claimer {
 
     /// Takes the delivery at this generation for one attempt; `None`: not claimable now.
     pub async fn claim(&self, delivery: Uuid, generation: i32) -> anyhow::Result<Option<Claimed>> {
-        match self.commit().submit((delivery, generation)).await {
-            Ok(claimed) => Ok(claimed),
-            Err(SubmitError::Full(full)) => Err(full.into()),
-            Err(SubmitError::Failed(error)) => Err(anyhow::anyhow!(error)),
-        }
+        Ok(self.commit().submit((delivery, generation)).await?)
     }
 
     fn commit(&self) -> &GroupCommit<Job, Option<Claimed>> {

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use anyhow::Context;
 use herald_domain::job::DeadReason;
 use herald_domain::retry::Decision;
-use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing, SubmitError};
+use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -51,11 +51,7 @@ impl Recorder {
         if record.decision == Decision::Dead(DeadReason::Gone) {
             return record_one(&self.pool, &record).await;
         }
-        match self.commit().submit(record).await {
-            Ok(generation) => Ok(generation),
-            Err(SubmitError::Full(full)) => Err(full.into()),
-            Err(SubmitError::Failed(error)) => Err(anyhow::anyhow!(error)),
-        }
+        Ok(self.commit().submit(record).await?)
     }
 
     fn commit(&self) -> &GroupCommit<AttemptRecord, Option<i32>> {

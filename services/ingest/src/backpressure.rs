@@ -26,6 +26,8 @@ use crate::error::ApiError;
 
 /// How old a sample may be before the next request starts a new one.
 const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How long a sample waits for JetStream.
+const JETSTREAM_LIMIT: Duration = Duration::from_secs(2);
 /// What a refused client is told to wait.
 pub const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -123,6 +125,19 @@ impl Backpressure {
         let outbox = crate::relay::backlog(&self.pool).await?;
         self.outbox_backlog
             .store(u64::try_from(outbox).unwrap_or(0), Ordering::Relaxed);
+        // While NATS is away its requests would only wait; the outbox bound covers that time.
+        if !herald_runtime::nats::is_connected(&self.js.client()) {
+            return Ok(());
+        }
+        let backlogs = tokio::time::timeout(JETSTREAM_LIMIT, self.tenant_backlogs())
+            .await
+            .context("JetStream did not answer in time")??;
+        *self.lock() = backlogs;
+        Ok(())
+    }
+
+    /// Jobs waiting in each tenant's consumer.
+    async fn tenant_backlogs(&self) -> anyhow::Result<HashMap<String, u64>> {
         let stream = self
             .js
             .get_stream(self.topology.deliveries_stream())
@@ -135,8 +150,7 @@ impl Backpressure {
                 backlogs.insert(tenant.to_owned(), info.num_pending);
             }
         }
-        *self.lock() = backlogs;
-        Ok(())
+        Ok(backlogs)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {

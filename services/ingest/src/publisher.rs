@@ -169,9 +169,7 @@ impl Publisher {
         if jobs.is_empty() {
             return Ok(0);
         }
-        if !self.topology_ready.load(Ordering::Acquire) {
-            self.ensure_topology().await?;
-        }
+        self.ensure_topology_once().await?;
         self.outbox.publish(jobs).await
     }
 
@@ -181,10 +179,15 @@ impl Publisher {
         if jobs.is_empty() {
             return Ok(0);
         }
-        if !self.topology_ready.load(Ordering::Acquire) {
-            self.ensure_topology().await?;
-        }
+        self.ensure_topology_once().await?;
         self.outbox.publish_fresh(jobs).await
+    }
+
+    async fn ensure_topology_once(&self) -> anyhow::Result<()> {
+        if self.topology_ready.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.ensure_topology().await
     }
 
     /// Publishes each job at its offset from now, in the background: a bulk retry's pace.

@@ -120,11 +120,15 @@ async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
         .await
         .context("relaxing the marks' commit")?;
     sqlx::query(
-        "UPDATE deliveries d SET published_at = now()
-         FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
-         -- The ANY keeps the plan on the primary key however stale the statistics are.
-         WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.generation = j.generation
-           AND d.published_at IS NULL",
+        "WITH unmarked AS MATERIALIZED (
+           -- In id order, as every batched write locks; a row locked by a claim or a record
+           -- is skipped: a claim sets published_at itself, and a record moves the delivery to
+           -- a new generation or ends it.
+           SELECT d.id FROM deliveries d JOIN unnest($1::uuid[], $2::int[]) AS j (id, generation)
+             ON d.id = j.id AND d.generation = j.generation
+           WHERE d.id = ANY ($1::uuid[]) AND d.published_at IS NULL
+           ORDER BY d.id FOR UPDATE OF d SKIP LOCKED)
+         UPDATE deliveries d SET published_at = now() FROM unmarked u WHERE d.id = u.id",
     )
     .bind(&ids)
     .bind(&generations)

@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use herald_domain::DeliveryId;
 use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing, SubmitError};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 /// An accepted event waiting for its batch.
@@ -23,6 +23,8 @@ pub struct PendingEvent {
     pub payload: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
     pub traceparent: Option<String>,
+    /// The request body's size, for the batch's byte budget.
+    pub size: usize,
 }
 
 /// What the batch stored for one event.
@@ -33,12 +35,52 @@ pub struct StoredEvent {
     pub deliveries: Vec<(Uuid, Uuid)>,
 }
 
-/// Stores the events and one `pending` delivery per matching enabled webhook.
+/// Payload bytes one insert statement carries at most: a batch of large events is split into
+/// several statements, written in one transaction.
+const STATEMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Stores the events and one `pending` delivery per matching enabled webhook, all or none.
 pub async fn write(pool: &PgPool, events: Vec<PendingEvent>) -> BatchResult<StoredEvent> {
-    let targets = matching_webhooks(pool, &events).await?;
+    let chunks = chunks_by_size(&events, STATEMENT_BYTES);
+    if chunks.len() == 1 {
+        let mut conn = pool.acquire().await.context("taking a connection")?;
+        return write_chunk(&mut conn, &events).await;
+    }
+    let mut tx = pool
+        .begin()
+        .await
+        .context("starting the events transaction")?;
+    let mut stored = Vec::with_capacity(events.len());
+    for chunk in chunks {
+        stored.extend(write_chunk(&mut tx, &events[chunk]).await?);
+    }
+    tx.commit().await.context("committing the events")?;
+    Ok(stored)
+}
+
+/// Consecutive ranges of `events` carrying at most `budget` bytes each (one event at least).
+fn chunks_by_size(events: &[PendingEvent], budget: usize) -> Vec<std::ops::Range<usize>> {
+    let mut chunks = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, event) in events.iter().enumerate() {
+        if i > start && bytes + event.size > budget {
+            chunks.push(start..i);
+            (start, bytes) = (i, 0);
+        }
+        bytes += event.size;
+    }
+    chunks.push(start..events.len());
+    chunks
+}
+
+async fn write_chunk(
+    conn: &mut PgConnection,
+    events: &[PendingEvent],
+) -> anyhow::Result<Vec<StoredEvent>> {
+    let targets = matching_webhooks(&mut *conn, events).await?;
     let mut deliveries: Vec<Vec<(Uuid, Uuid)>> = Vec::with_capacity(events.len());
     let (mut ids, mut tenants, mut event_ids, mut webhooks) = (vec![], vec![], vec![], vec![]);
-    for event in &events {
+    for event in events {
         let matched = targets
             .get(&(event.tenant, event.event_type.as_str()))
             .map(Vec::as_slice)
@@ -87,7 +129,7 @@ pub async fn write(pool: &PgPool, events: Vec<PendingEvent>) -> BatchResult<Stor
     .bind(&tenants)
     .bind(&event_ids)
     .bind(&webhooks)
-    .fetch_one(pool)
+    .fetch_one(&mut *conn)
     .await
     .context("storing a batch of events")?;
     anyhow::ensure!(
@@ -107,7 +149,7 @@ pub async fn write(pool: &PgPool, events: Vec<PendingEvent>) -> BatchResult<Stor
 
 /// The enabled webhooks of each `(tenant, type)` in the batch, by webhook id.
 async fn matching_webhooks<'a>(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     events: &'a [PendingEvent],
 ) -> anyhow::Result<HashMap<(Uuid, &'a str), Vec<Uuid>>> {
     let mut pairs: Vec<(Uuid, &str)> = events
@@ -125,7 +167,7 @@ async fn matching_webhooks<'a>(
     )
     .bind(pairs.iter().map(|(tenant, _)| *tenant).collect::<Vec<_>>())
     .bind(pairs.iter().map(|(_, kind)| *kind).collect::<Vec<_>>())
-    .fetch_all(pool)
+    .fetch_all(conn)
     .await
     .context("finding the batch's matching webhooks")?;
     let mut targets: HashMap<(Uuid, &str), Vec<Uuid>> = HashMap::new();
@@ -180,5 +222,34 @@ impl EventWriter {
                 async move { write(&pool, events).await }
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sized(sizes: &[usize]) -> Vec<PendingEvent> {
+        sizes
+            .iter()
+            .map(|&size| PendingEvent {
+                id: Uuid::nil(),
+                tenant: Uuid::nil(),
+                event_type: "t".into(),
+                payload: serde_json::json!({}),
+                occurred_at: Utc::now(),
+                traceparent: None,
+                size,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_split_by_its_payload_bytes() {
+        assert_eq!(chunks_by_size(&sized(&[1, 2, 3]), 10), vec![0..3]);
+        assert_eq!(chunks_by_size(&sized(&[6, 5, 4, 1]), 10), vec![0..1, 1..4]);
+        // An event over the budget still goes, alone.
+        assert_eq!(chunks_by_size(&sized(&[20, 1]), 10), vec![0..1, 1..2]);
+        assert_eq!(chunks_by_size(&sized(&[]), 10), vec![0..0]);
     }
 }

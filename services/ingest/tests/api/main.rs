@@ -3,6 +3,7 @@
 
 mod api_keys;
 mod audit;
+mod backpressure;
 mod event_types;
 mod events;
 mod fuzz;

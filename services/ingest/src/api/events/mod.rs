@@ -251,6 +251,7 @@ impl EventsApi {
         state: &AppState,
         tenant: Uuid,
         input: &EventIn,
+        size: usize,
         trace: Option<&str>,
     ) -> ApiResult<(EventAccepted, Vec<DeliveryJob>)> {
         let pending = PendingEvent {
@@ -260,6 +261,7 @@ impl EventsApi {
             payload: input.payload.clone(),
             occurred_at: input.timestamp.unwrap_or_else(Utc::now),
             traceparent: trace.map(str::to_owned),
+            size,
         };
         let (event, event_type, occurred_at) =
             (pending.id, pending.event_type.clone(), pending.occurred_at);
@@ -433,12 +435,13 @@ impl EventsApi {
                 format!("{path}: strings may not contain the NUL character (\\u0000)"),
             ));
         }
+        let size = body.raw.len();
         let input = body.value;
         Self::check_type_and_payload(&state, tenant, &input).await?;
         // The request's span continues the caller's trace (see `http_trace`).
         let trace = traceparent(&tracing::Span::current());
         let (answer, jobs) = match key {
-            None => Self::store_batched(&state, tenant, &input, trace.as_deref()).await?,
+            None => Self::store_batched(&state, tenant, &input, size, trace.as_deref()).await?,
             Some(key) => {
                 match Self::store_once(&state, tenant, &input, &key, trace.as_deref()).await? {
                     Stored::New(answer, jobs) => (answer, jobs),
