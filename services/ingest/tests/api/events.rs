@@ -124,7 +124,7 @@ async fn malformed_bodies_are_client_errors(pool: PgPool) {
     let key = app.tenant("acme").await;
     app.event_type(&key, "order.created").await;
     let json = "application/json";
-    let cases: [(&str, &[u8], u16, &str); 7] = [
+    let cases: [(&str, &[u8], u16, &str); 9] = [
         (json, b"{\"type\": \"order.created\", ", 400, "invalid_json"),
         (json, b"", 400, "invalid_json"),
         (json, b"{\"payload\": {}}", 400, "invalid_request"),
@@ -143,6 +143,19 @@ async fn malformed_bodies_are_client_errors(pool: PgPool) {
         (
             json,
             b"{\"type\": \"order.created\", \"payload\": [1]}",
+            400,
+            "invalid_payload",
+        ),
+        // PostgreSQL's jsonb cannot hold a NUL character, in a value or in a key.
+        (
+            json,
+            b"{\"type\": \"order.created\", \"payload\": {\"a\": [\"x\\u0000y\"]}}",
+            400,
+            "invalid_payload",
+        ),
+        (
+            json,
+            b"{\"type\": \"order.created\", \"payload\": {\"k\\u0000\": 1}}",
             400,
             "invalid_payload",
         ),
