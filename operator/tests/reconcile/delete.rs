@@ -54,7 +54,7 @@ async fn deletion_disables_the_tenant_keeps_its_data_and_releases_the_finalizer(
     assert_eq!(tenant["status"], "disabled");
     let path = format!("/events/{}", event["id"].as_str().unwrap());
     assert_eq!(
-        herald.get_with_key(&key, &path).await,
+        herald.get_with_key_until(&key, &path, 403).await,
         403,
         "the key is refused"
     );

@@ -94,6 +94,20 @@ impl Herald {
             .0
             .as_u16()
     }
+
+    /// `get_with_key` until it answers `expected`, for at most two seconds: the operator
+    /// changed the key or tenant through another Herald replica, and a replica trusts what it
+    /// read of a key for up to a second. The last status.
+    pub async fn get_with_key_until(&self, key: &str, path: &str, expected: u16) -> u16 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        loop {
+            let status = self.get_with_key(key, path).await;
+            if status == expected || std::time::Instant::now() > deadline {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 /// `shop/acme` with this spec, generation and status, holding the operator's finalizer.
