@@ -93,8 +93,9 @@ impl NatsServer {
 }
 
 /// The port is open before JetStream answers (recent servers take a moment to start it):
-/// asks JetStream for a stream that does not exist until it answers that, on a thread of its own so that the
-/// caller may be inside a runtime.
+/// asks JetStream for a stream that does not exist until it answers that and a probe stream
+/// can be created and deleted, on a thread of its own so that the caller may be inside a
+/// runtime.
 fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
     let url = url.to_owned();
     let probe = std::thread::spawn(move || -> anyhow::Result<()> {
@@ -116,6 +117,7 @@ fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
                 };
                 if let GetStreamErrorKind::JetStream(error) = answer.kind()
                     && error.error_code() == ErrorCode::STREAM_NOT_FOUND
+                    && accepts_writes(&js).await
                 {
                     return Ok(());
                 }
@@ -129,6 +131,18 @@ fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
     probe
         .join()
         .map_err(|_| anyhow::anyhow!("the JetStream probe panicked"))?
+}
+
+/// Whether JetStream creates (and deletes) a stream: on recent servers lookups are answered
+/// a moment before the first stream or consumer can be created.
+async fn accepts_writes(js: &async_nats::jetstream::Context) -> bool {
+    let config = async_nats::jetstream::stream::Config {
+        name: "readiness_probe".into(),
+        subjects: vec!["readiness_probe".into()],
+        storage: async_nats::jetstream::stream::StorageType::Memory,
+        ..Default::default()
+    };
+    js.create_stream(config).await.is_ok() && js.delete_stream("readiness_probe").await.is_ok()
 }
 
 fn spawn(store: &TempDir, port: Option<u16>) -> anyhow::Result<Child> {
