@@ -231,11 +231,15 @@ mod tests {
             }
         });
         // One item is taken by the writer (blocked on the gate), two fill the queue.
-        let mut waiting = Vec::new();
-        for n in 0..3u8 {
-            let slow = slow.clone();
-            waiting.push(tokio::spawn(async move { slow.submit(n).await }));
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        let waiting: Vec<_> = (0..3u8)
+            .map(|n| {
+                let slow = slow.clone();
+                tokio::spawn(async move { slow.submit(n).await })
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while slow.queued() != 2 && tokio::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
         }
         assert_eq!(slow.queued(), 2);
         assert!(matches!(
