@@ -121,13 +121,16 @@ async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
         .context("relaxing the marks' commit")?;
     sqlx::query(
         "WITH unmarked AS MATERIALIZED (
-           -- In id order, as every batched write locks; a row locked by a claim or a record
-           -- is skipped: a claim sets published_at itself, and a record moves the delivery to
+           -- One primary-key lookup per job: a join of the whole batch against deliveries
+           -- turns into a sequential scan once batches are large next to the table.
+           -- A row locked by a claim or a record is skipped, so a mark never waits (and never
+           -- deadlocks): a claim sets published_at itself, and a record moves the delivery to
            -- a new generation or ends it.
-           SELECT d.id FROM deliveries d JOIN unnest($1::uuid[], $2::int[]) AS j (id, generation)
-             ON d.id = j.id AND d.generation = j.generation
-           WHERE d.id = ANY ($1::uuid[]) AND d.published_at IS NULL
-           ORDER BY d.id FOR UPDATE OF d SKIP LOCKED)
+           SELECT l.id FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
+           CROSS JOIN LATERAL (
+             SELECT d.id FROM deliveries d
+             WHERE d.id = j.id AND d.generation = j.generation AND d.published_at IS NULL
+             FOR UPDATE SKIP LOCKED) l)
          UPDATE deliveries d SET published_at = now() FROM unmarked u WHERE d.id = u.id",
     )
     .bind(&ids)
