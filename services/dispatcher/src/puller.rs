@@ -148,15 +148,17 @@ impl Puller {
         Some(permits)
     }
 
-    async fn handle(self: Arc<Self>, message: Message, _slot: OwnedSemaphorePermit) {
+    async fn handle(self: Arc<Self>, message: Message, slot: OwnedSemaphorePermit) {
         self.worker.metrics.in_flight.inc();
-        self.clone().work_message(message).await;
+        self.clone().work_message(message, slot).await;
         self.worker.metrics.in_flight.dec();
         self.load.running.fetch_sub(1, Ordering::Relaxed);
         self.load.done.notify_one();
     }
 
-    async fn work_message(self: Arc<Self>, message: Message) {
+    /// `slot`: the process slot the job was fetched for; the worker frees it once the
+    /// attempt is over.
+    async fn work_message(self: Arc<Self>, message: Message, slot: OwnedSemaphorePermit) {
         let Ok(job) = serde_json::from_slice::<DeliveryJob>(&message.payload) else {
             tracing::error!(subject = %message.subject, "undecodable job terminated");
             let _ = message.ack_with(AckKind::Term).await;
@@ -168,13 +170,13 @@ impl Puller {
             .and_then(|h| h.get("traceparent"))
             .map(|v| v.as_str().to_owned());
         let span = spans::deliver(&job, &self.tenant, traceparent.as_deref());
-        self.work_job(&message, &job).instrument(span).await;
+        self.work_job(&message, &job, slot).instrument(span).await;
     }
 
     /// Works the job, in its span, and acks as the outcome says.
-    async fn work_job(&self, message: &Message, job: &DeliveryJob) {
+    async fn work_job(&self, message: &Message, job: &DeliveryJob, slot: OwnedSemaphorePermit) {
         let outcome = tokio::select! {
-            outcome = self.worker.work(job, &self.tenant) => outcome,
+            outcome = self.worker.work_in(job, &self.tenant, Some(slot)) => outcome,
             never = heartbeat(message, self.heartbeat) => match never {},
         };
         let ack = match &outcome {

@@ -15,6 +15,7 @@ use herald_domain::traceparent::TraceParent;
 use herald_domain::{DeliveryId, EventId, TenantRetrySchedule};
 use herald_runtime::trace_context::traceparent;
 use sqlx::PgPool;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 use crate::claim_batch::Claimer;
@@ -81,7 +82,19 @@ pub struct Worker {
 impl Worker {
     /// Works the job in the current span (see `spans::deliver`).
     pub async fn work(&self, job: &DeliveryJob, tenant: &str) -> anyhow::Result<Outcome> {
-        let Some(_slot) = self.slots.acquire(job.webhook_id, SLOT_WAIT).await else {
+        self.work_in(job, tenant, None).await
+    }
+
+    /// `work`, holding `process_slot` (one of the process's `HERALD_DISPATCHER_CONCURRENCY`)
+    /// only until the attempt is over: recording it, a database round trip, then overlaps
+    /// the next job's attempt instead of keeping a slot idle.
+    pub async fn work_in(
+        &self,
+        job: &DeliveryJob,
+        tenant: &str,
+        process_slot: Option<OwnedSemaphorePermit>,
+    ) -> anyhow::Result<Outcome> {
+        let Some(webhook_slot) = self.slots.acquire(job.webhook_id, SLOT_WAIT).await else {
             return self.park(job, tenant).await;
         };
         let claim = self.claimer.claim(job.delivery_id, job.generation).await?;
@@ -98,6 +111,7 @@ impl Worker {
         tracing::Span::current().record("attempt", attempt);
         tracing::info!(url = %claimed.url, "attempt started");
         let report = self.attempt(job, &claimed, attempt).await;
+        drop((webhook_slot, process_slot));
         let verdict = classify(&report.result);
         // The schedule counts the attempts since the latest manual retry.
         let in_cycle = (attempt - claimed.attempt_base).unsigned_abs();

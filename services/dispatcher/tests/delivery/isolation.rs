@@ -91,3 +91,51 @@ async fn a_tenant_gets_no_more_than_its_quota_even_if_its_consumer_allows_more(p
         hanging.count()
     );
 }
+
+/// A process slot serves the attempt, not its bookkeeping: while the database holds up the
+/// record of one attempt, a dispatcher with a single slot already attempts the next job.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_slot_is_free_while_its_attempt_is_recorded(pool: PgPool) {
+    let settings = [("HERALD_DISPATCHER_CONCURRENCY", "1")];
+    let mut stack = Stack::start(pool, &settings).await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Delay(Duration::from_millis(300), 200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    stack.stop_dispatcher().await;
+    for n in 0..2 {
+        stack.emit(&key, json!({ "n": n })).await;
+    }
+    stack.start_dispatcher().await;
+    eventually("the first attempt", Duration::from_secs(10), || async {
+        (receiver.count() == 1).then_some(())
+    })
+    .await;
+    // The first delivery is claimed and its receiver is still answering: hold its row, so
+    // that its record has to wait.
+    let mut hold = stack.pool.begin().await.unwrap();
+    let (held,): (uuid::Uuid,) =
+        sqlx::query_as("SELECT id FROM deliveries WHERE status = 'processing' FOR UPDATE")
+            .fetch_one(&mut *hold)
+            .await
+            .unwrap();
+    eventually(
+        "the second attempt while the first is unrecorded",
+        Duration::from_secs(5),
+        || async { (receiver.count() == 2).then_some(()) },
+    )
+    .await;
+    let status: String = sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
+        .bind(held)
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "processing", "the first attempt's record was held");
+    hold.rollback().await.unwrap();
+    eventually("both recorded", Duration::from_secs(10), || async {
+        let done = stack
+            .count("SELECT count(*) FROM deliveries WHERE status = 'success'")
+            .await;
+        (done == 2).then_some(())
+    })
+    .await;
+}
