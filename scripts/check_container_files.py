@@ -209,23 +209,17 @@ def check_overlay(name: str, workloads: list[str]) -> None:
         return
     documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     names = {d["metadata"]["name"] for d in documents if d.get("kind") in ("Deployment", "StatefulSet")}
-    images = [
-        c["image"]
-        for d in documents
-        for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    containers = [
+        c for d in documents for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
     ]
+    images = [c["image"] for c in containers]
     if not any(i.split(":")[0] == IMAGE for i in images):
         fail(f"{path}: no container runs {IMAGE}")
     if name == "prod" and any(i.endswith(":latest") or ":" not in i.rsplit("/", 1)[-1] for i in images):
         fail(f"{path}: an image is untagged or `latest`: {images}")
     if name == "dev":
-        containers = [
-            c
-            for d in documents
-            for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-            if c["image"].split(":")[0] == IMAGE
-        ]
-        if any(c.get("securityContext", {}).get("readOnlyRootFilesystem") for c in containers):
+        herald = [c for c in containers if c["image"].split(":")[0] == IMAGE]
+        if any(c.get("securityContext", {}).get("readOnlyRootFilesystem") for c in herald):
             # Tilt then falls back to rebuilding the image on every change: slower, not broken.
             notes.append(f"{path}: a read-only root filesystem keeps Tilt's live update from syncing")
         for workload in workloads:
