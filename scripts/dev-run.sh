@@ -5,7 +5,8 @@
 # its two generated suffixes), so it works whatever command the manifest gives.
 set -u
 name=${1:-}
-case "$name" in herald-*) ;; *) name=${HOSTNAME%-*-*} ;; esac
+host=$(cat /proc/sys/kernel/hostname)
+case "$name" in herald-*) ;; *) name=${host%-*-*} ;; esac
 bin=${HERALD_DEV_BIN_DIR:-/opt/herald/bin}/$name
 [ -x "$bin" ] || { echo "dev-run: no binary $bin" >&2; exit 1; }
 
