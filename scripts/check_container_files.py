@@ -124,6 +124,7 @@ class Tilt:
         self.flags = flags
         self.images: list[str] = []
         self.resources: list[str] = []
+        self.objects: list[dict] = []
 
     def module(self) -> starlark.Module:
         m = starlark.Module()
@@ -134,6 +135,8 @@ class Tilt:
         m.add_callable("local", lambda cmd, **k: "")
         m.add_callable("sync", lambda src, dest: require_path(src, "Tiltfile sync") and None)
         m.add_callable("kustomize", lambda path, **k: require_path(path, "Tiltfile kustomize") and path)
+        m.add_callable("decode_yaml_stream", lambda path: render(path) if path else [])
+        m.add_callable("encode_yaml_stream", self.encode_yaml_stream)
         m.add_callable("k8s_yaml", lambda *a, **k: None)
         m.add_callable("k8s_resource", self.k8s_resource)
         return m
@@ -149,6 +152,10 @@ class Tilt:
 
     def k8s_resource(self, workload, **kwargs):
         self.resources.append(workload)
+
+    def encode_yaml_stream(self, objects):
+        self.objects = objects
+        return ""
 
 
 def check_tiltfile() -> list[str]:
@@ -168,6 +175,11 @@ def check_tiltfile() -> list[str]:
             continue
         if tilt.images != [IMAGE]:
             fail(f"Tiltfile ({flags}): builds {tilt.images}, expected exactly {IMAGE}")
+        read_only = [
+            c["name"] for c in herald_containers(tilt.objects) if c.get("securityContext", {}).get("readOnlyRootFilesystem")
+        ]
+        if read_only and not flags["full-build"]:
+            fail(f"Tiltfile: live update cannot write into read-only containers {read_only}")
         workloads.update(tilt.resources)
     return sorted(workloads)
 
@@ -195,6 +207,25 @@ def check_skaffold() -> None:
         fail("skaffold.yaml: the prod profile must deploy k8s/overlays/prod")
 
 
+def render(path: str) -> list[dict]:
+    """The objects `kubectl kustomize` makes of an overlay; none when it cannot."""
+    if not (ROOT / path).is_dir() or not shutil.which("kubectl"):
+        return []
+    rendered = subprocess.run(["kubectl", "kustomize", str(ROOT / path)], capture_output=True, text=True)
+    if rendered.returncode != 0:
+        fail(f"{path}: kubectl kustomize failed: {rendered.stderr.strip()}")
+        return []
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
+def pod_containers(documents: list[dict]) -> list[dict]:
+    return [c for d in documents for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])]
+
+
+def herald_containers(documents: list[dict]) -> list[dict]:
+    return [c for c in pod_containers(documents) if c.get("image", "").split(":")[0] == IMAGE]
+
+
 def check_overlay(name: str, workloads: list[str]) -> None:
     """Renders an overlay that exists; it must run Herald's image and the Tiltfile's workloads."""
     path = f"k8s/overlays/{name}"
@@ -203,25 +234,16 @@ def check_overlay(name: str, workloads: list[str]) -> None:
     if not shutil.which("kubectl"):
         notes.append(f"{path}: kubectl absent, overlay not rendered")
         return
-    rendered = subprocess.run(["kubectl", "kustomize", str(ROOT / path)], capture_output=True, text=True)
-    if rendered.returncode != 0:
-        fail(f"{path}: kubectl kustomize failed: {rendered.stderr.strip()}")
+    documents = render(path)
+    if not documents:
         return
-    documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     names = {d["metadata"]["name"] for d in documents if d.get("kind") in ("Deployment", "StatefulSet")}
-    containers = [
-        c for d in documents for c in d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-    ]
-    images = [c["image"] for c in containers]
+    images = [c["image"] for c in pod_containers(documents)]
     if not any(i.split(":")[0] == IMAGE for i in images):
         fail(f"{path}: no container runs {IMAGE}")
     if name == "prod" and any(i.endswith(":latest") or ":" not in i.rsplit("/", 1)[-1] for i in images):
         fail(f"{path}: an image is untagged or `latest`: {images}")
     if name == "dev":
-        herald = [c for c in containers if c["image"].split(":")[0] == IMAGE]
-        if any(c.get("securityContext", {}).get("readOnlyRootFilesystem") for c in herald):
-            # Tilt then falls back to rebuilding the image on every change: slower, not broken.
-            notes.append(f"{path}: a read-only root filesystem keeps Tilt's live update from syncing")
         for workload in workloads:
             if workload not in names:
                 fail(f"{path}: no workload {workload}, which the Tiltfile configures")
@@ -239,7 +261,7 @@ def main() -> int:
         check_overlay(overlay, workloads)
     for note in dict.fromkeys(notes):
         print(f"note: {note}")
-    for failure in failures:
+    for failure in dict.fromkeys(failures):
         print(f"FAIL: {failure}", file=sys.stderr)
     if failures:
         return 1
