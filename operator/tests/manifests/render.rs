@@ -62,7 +62,8 @@ pub fn typed<T: DeserializeOwned>(value: &Value, what: &str) -> T {
 }
 
 /// Every directory under k8s/overlays, rendered. kubectl is required: without it these
-/// tests fail rather than pass having checked nothing.
+/// tests fail rather than pass having checked nothing. `HERALD_TEST_KUBECTL` names it where
+/// it is not on PATH (scripts/install-test-tools.sh kubectl).
 pub fn overlays() -> &'static [Overlay] {
     static RENDERED: OnceLock<Vec<Overlay>> = OnceLock::new();
     RENDERED.get_or_init(|| {
@@ -88,12 +89,16 @@ pub fn overlay(name: &str) -> &'static Overlay {
 }
 
 fn kustomize(dir: &Path) -> Vec<Value> {
-    let output = Command::new("kubectl")
+    let kubectl = std::env::var("HERALD_TEST_KUBECTL").unwrap_or_else(|_| "kubectl".into());
+    let output = Command::new(&kubectl)
         .arg("kustomize")
         .arg(dir)
         .output()
         .unwrap_or_else(|e| {
-            panic!("running `kubectl kustomize` failed ({e}): install kubectl to run these tests")
+            panic!(
+                "running `{kubectl} kustomize` failed ({e}): install kubectl \
+                 (scripts/install-test-tools.sh kubectl) to run these tests"
+            )
         });
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
