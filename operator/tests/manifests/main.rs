@@ -5,3 +5,4 @@ mod network;
 mod operator;
 mod overlays;
 mod render;
+mod wiring;
