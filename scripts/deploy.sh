@@ -8,7 +8,7 @@
 #
 # Settings (environment):
 #   DEPLOY_NAMESPACE       deploy into this namespace instead of the overlay's (previews)
-#   DEPLOY_INGRESS_HOST    host to put on the first rule of every Ingress (previews)
+#   DEPLOY_INGRESS_HOST    add an Ingress routing this host to the API (previews)
 #   DEPLOY_HEALTH_URL      base URL whose /readyz must answer 2xx after the rollout
 #   DEPLOY_PROMETHEUS_URL  Prometheus to ask whether deliveries burn the error budget
 #   DEPLOY_SLO_QUERY       PromQL that must return no series (default: the fast-burn threshold)
@@ -52,23 +52,41 @@ kustomization() {
   echo "kind: Kustomization"
   echo "resources:"
   echo "  - $(realpath --relative-to="$work" "$overlay")"
+  [ -z "$ingress_host" ] || echo "  - ingress.yaml"
   echo "images:"
   echo "  - name: $image_name"
   echo "    $image_field"
-  if [ -n "$namespace" ]; then
-    echo "namespace: $namespace"
-    echo "labels:"
-    echo "  - pairs: {herald.dev/instance: $namespace}"
-  fi
-  if [ -n "$ingress_host" ]; then
-    echo "patches:"
-    echo "  - target: {kind: Ingress}"
-    echo "    patch: '[{\"op\": \"replace\", \"path\": \"/spec/rules/0/host\", \"value\": \"$ingress_host\"}]'"
-  fi
+  [ -n "$namespace" ] || return 0
+  echo "namespace: $namespace"
+  echo "labels:"
+  echo "  - pairs: {herald.dev/instance: $namespace}"
+}
+
+# The public way in for a preview: the host, on the cluster's default ingress class, to the
+# API's port. TLS is the ingress controller's business (a wildcard default certificate).
+ingress() {
+  cat <<EOF
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: herald-ingest
+spec:
+  rules:
+    - host: $ingress_host
+      http:
+        paths:
+          - path: /
+            pathType: Prefix
+            backend:
+              service:
+                name: herald-ingest
+                port: {name: http}
+EOF
 }
 
 render() {
   kustomization >"$work/kustomization.yaml"
+  [ -z "$ingress_host" ] || ingress >"$work/ingress.yaml"
   kubectl kustomize "$work" >"$work/manifests.yaml"
   [ -n "$namespace" ] || return 0
   # kustomize moves objects, not the service addresses written into settings

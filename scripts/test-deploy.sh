@@ -61,14 +61,15 @@ chmod +x "$work/bin/kubectl"
 
 deploy() {
   : >"$work/calls"
-  PATH="$work/bin:$PATH" DEPLOY_NAMESPACE=herald-pr-3 "$here/deploy.sh" "$work/overlay" \
+  PATH="$work/bin:$PATH" DEPLOY_NAMESPACE=herald-pr-3 DEPLOY_INGRESS_HOST=pr-3.preview.test \
+    "$here/deploy.sh" "$work/overlay" \
     ghcr.io/herald-dev/herald:abc123 >"$work/out" 2>"$work/err"
 }
 called() { grep -qxF -- "$1" "$work/calls" || die "expected the call: kubectl $1"; }
 not_called() { ! grep -qF -- "$1" "$work/calls" || die "unexpected call: kubectl $1..."; }
 printed() { grep -qF -- "$1" "$work/out" || die "expected in the manifests: $1"; }
 
-log "deploy.sh dry run renders the image, the namespace and isolated cluster-wide names"
+log "deploy.sh dry run renders the image, the namespace, an ingress and isolated cluster-wide names"
 DEPLOY_DRY_RUN=1 deploy || { cat "$work/err"; die "the dry run failed"; }
 [ ! -s "$work/calls" ] || die "the dry run called the cluster: $(cat "$work/calls")"
 printed "image: ghcr.io/herald-dev/herald:abc123"
@@ -76,6 +77,7 @@ printed "namespace: herald-pr-3"
 printed "http://herald-ingest.herald-pr-3.svc:8080"
 printed "name: herald-operator-herald-pr-3"
 printed "herald.dev/instance: herald-pr-3"
+printed "host: pr-3.preview.test"
 ! grep -q "herald-dev/herald:0.1.0" "$work/out" || die "the old image is still rendered"
 
 log "deploy.sh applies and waits for every deployment"
