@@ -142,6 +142,8 @@ slo_holds() {
   }
 }
 
+command -v curl >/dev/null || [ -z "$health_url$prometheus_url" ] || die "curl is needed for the checks"
+command -v jq >/dev/null || [ -z "$prometheus_url" ] || die "jq is needed for the SLO check"
 render
 mapfile -t targets < <(deployments)
 [ "${#targets[@]}" -gt 0 ] || die "the overlay $1 renders no Deployment"
