@@ -6,6 +6,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
+command -v kubectl >/dev/null || apt_install kubectl
 real_kubectl=$(command -v kubectl) || die "kubectl is needed (for kubectl kustomize)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
