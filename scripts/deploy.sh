@@ -94,7 +94,7 @@ render() {
   # one ClusterRoleBinding per namespace, or each install would take the operator's rights
   # from the one before.
   local own
-  own=$(kubectl kustomize "$overlay" | awk '/^kind: Namespace$/ { ns = 1 } ns && /^  name: / { print $2; exit }')
+  own=$(kubectl kustomize "$overlay" | awk '/^kind: Namespace$/ { ns = 1 } ns && !found && /^  name: / { print $2; found = 1 }')
   [ -z "$own" ] || sed -i "s/\.$own\.svc\b/.$namespace.svc/g" "$work/manifests.yaml"
   awk -v suffix="-$namespace" '
     /^---/ { kind = "" }

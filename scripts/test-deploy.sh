@@ -100,4 +100,25 @@ fi
 called "rollout undo deployment/herald-ingest -n herald-pr-3 --to-revision=4"
 if DEPLOY_ROLLBACK=0 FAIL_ROLLOUT=herald-ingest deploy; then die "a failed rollout passed"; fi
 not_called "rollout undo"
+
+# The real overlays: production waits for all four Herald Deployments, and a preview of the dev
+# overlay renders with no reference left to the namespace it was written for.
+overlays="$here/../k8s/overlays"
+if [ -d "$overlays/prod" ] && [ -d "$overlays/dev" ]; then
+  log "deploy.sh dry runs of k8s/overlays/prod and k8s/overlays/dev"
+  DEPLOY_DRY_RUN=1 "$here/deploy.sh" "$overlays/prod" ghcr.io/herald-dev/herald:0123abc \
+    >"$work/out" 2>"$work/err" || { cat "$work/err"; die "the prod overlay does not render"; }
+  for name in herald-ingest herald-dispatcher herald-dlq herald-operator; do
+    grep -q "rollout of deployment $name in" "$work/err" || die "prod: no wait for $name"
+  done
+  ! grep "image: ghcr.io/herald-dev/herald" "$work/out" | grep -v ":0123abc$" ||
+    die "prod: a Herald container kept another image"
+  DEPLOY_DRY_RUN=1 DEPLOY_NAMESPACE=herald-pr-3 "$here/deploy.sh" "$overlays/dev" \
+    ghcr.io/herald-dev/herald:0123abc >"$work/out" 2>"$work/err" ||
+    { cat "$work/err"; die "the dev overlay does not render into a preview namespace"; }
+  own=$(kubectl kustomize "$overlays/dev" | awk '/^kind: Namespace$/ { ns = 1 } ns && !found && /^  name: / { print $2; found = 1 }')
+  [ -z "$own" ] || ! grep -n -- "$own" "$work/out" || die "the preview still names namespace $own"
+else
+  log "no k8s/overlays/prod and dev here: their dry runs are skipped"
+fi
 log "deploy.sh tests passed"
