@@ -17,6 +17,9 @@ command -v promtool >/dev/null || apt_install prometheus
 "$here/install-test-tools.sh" standardwebhooks
 # Under this script the signatures test must verify with the library, never skip.
 export HERALD_TEST_STANDARDWEBHOOKS_PYTHON="$root/.tools/standardwebhooks/bin/python"
+# The manifest tests render the kustomize overlays with kubectl.
+"$here/install-test-tools.sh" kubectl
+export HERALD_TEST_KUBECTL=${HERALD_TEST_KUBECTL:-$(command -v kubectl || echo "$root/.tools/kubectl/bin/kubectl")}
 
 cd "$root"
 log "running the test suite"
@@ -25,6 +28,15 @@ cargo test --workspace --locked --exclude herald-chaos
 log "checking and unit-testing the Prometheus rules"
 promtool check rules k8s/monitoring/*.yaml
 (cd k8s/monitoring/tests && promtool test rules ./*.yaml)
+
+log "checking the Chaos Mesh experiments (offline)"
+cargo test --locked -p herald-chaos --test mesh
+
+log "linting and cross-checking the container and dev-loop files"
+"$here/check-container-files.sh"
+
+log "checking the CI/CD workflows and the deploy script"
+"$here/check-workflows.sh"
 
 log "checking the README walk-through against make run"
 "$here/check-walkthrough.sh"
