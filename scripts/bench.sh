@@ -34,11 +34,12 @@ else
 fi
 label=${BENCH_LABEL:+-$BENCH_LABEL}
 
-# A port nothing listens on, chosen at random above the ephemeral range's usual start.
+# A port nothing listens on, chosen at random below Linux's ephemeral range (32768 and up),
+# where an outgoing connection may hold a port that no listener is using.
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 30000))
+    port=$((20000 + RANDOM % 12000))
     port_open 127.0.0.1 "$port" || { echo "$port"; return; }
   done
 }
