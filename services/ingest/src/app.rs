@@ -210,6 +210,7 @@ fn build_endpoint(
         .nest("/", api)
         .at("/openapi.json", spec)
         .nest("/docs", docs);
+    let route = crate::portal::routes(route);
     health::routes(route, Dependencies { pool, nats }, metrics.clone())
         .with(CatchPanic::new())
         .with(JsonErrors)

@@ -3,7 +3,8 @@
 //!   minute (`HERALD_AUTH_FAILURE_LIMIT`, default 30; 0 = no limit) is answered 429 `too_many_failed_auth` without its credentials being looked at,
 //!   until the minute is over; guessing keys costs a minute per `limit` guesses.
 //! - `SecurityHeaders`: `nosniff`, no framing, no referrer, no caching of answers that may
-//!   hold secrets, and a Content-Security-Policy that keeps the docs page to its own origin.
+//!   hold secrets, and a Content-Security-Policy that keeps the docs page to its own origin
+//!   (the portal's stricter one is left in place).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -119,9 +120,15 @@ impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::X_FRAME_OPTIONS, "DENY"),
             (header::REFERRER_POLICY, "no-referrer"),
-            (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         ] {
             headers.insert(name, HeaderValue::from_static(value));
+        }
+        // The portal sets a stricter policy of its own.
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            );
         }
         if !headers.contains_key(header::CACHE_CONTROL) {
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

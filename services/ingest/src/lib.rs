@@ -13,6 +13,7 @@ mod hardening;
 pub mod lookups;
 pub mod maintenance;
 mod pagination;
+mod portal;
 pub mod publisher;
 pub mod rate_limit;
 pub mod relay;

@@ -7,6 +7,7 @@ mod dlq;
 mod event_types;
 mod events;
 mod quotas;
+mod tenant;
 mod webhooks;
 
 use poem_openapi::{OpenApiService, Tags};
@@ -23,7 +24,7 @@ pub enum ApiTags {
     Events,
     /// Dead letters: deliveries that failed for good, and retrying them.
     Dlq,
-    /// Quotas and current usage.
+    /// The key's tenant, its quotas and current usage.
     Quotas,
     /// Who changed what: the audit log.
     Audit,
@@ -37,9 +38,11 @@ pub type Apis = (
     webhooks::WebhooksApi,
     webhooks::WebhookSecretsApi,
     events::EventsApi,
+    events::TestEventsApi,
     deliveries::DeliveriesApi,
     dlq::DlqApi,
     quotas::QuotasApi,
+    tenant::CurrentTenantApi,
     audit::AuditApi,
 );
 
@@ -53,9 +56,11 @@ pub fn service() -> OpenApiService<Apis, ()> {
             webhooks::WebhooksApi,
             webhooks::WebhookSecretsApi,
             events::EventsApi,
+            events::TestEventsApi,
             deliveries::DeliveriesApi,
             dlq::DlqApi,
             quotas::QuotasApi,
+            tenant::CurrentTenantApi,
             audit::AuditApi,
         ),
         "Herald",

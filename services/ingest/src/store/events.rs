@@ -53,3 +53,29 @@ pub async fn find(pool: &PgPool, tenant: Uuid, id: Uuid) -> anyhow::Result<Optio
     .await
     .context("looking up event")
 }
+
+/// The tenant's events, newest first, optionally of one type; `limit + 1` rows so the caller
+/// knows whether another page follows.
+pub async fn list(
+    pool: &PgPool,
+    tenant: Uuid,
+    event_type: Option<&str>,
+    before: Option<crate::pagination::Cursor>,
+    limit: u32,
+) -> anyhow::Result<Vec<EventRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM events
+         WHERE tenant_id = $1
+           AND ($2::text IS NULL OR event_type = $2)
+           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    )))
+    .bind(tenant)
+    .bind(event_type)
+    .bind(before.map(|c| c.created_at))
+    .bind(before.map(|c| c.id))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await
+    .context("listing events")
+}

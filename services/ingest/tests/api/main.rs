@@ -4,6 +4,7 @@
 mod api_keys;
 mod audit;
 mod backpressure;
+mod event_log;
 mod event_types;
 mod events;
 mod fuzz;
@@ -13,6 +14,7 @@ mod helpers;
 mod idempotency;
 mod immutability;
 mod isolation;
+mod portal;
 mod quotas;
 mod rate_limits;
 mod sealing;

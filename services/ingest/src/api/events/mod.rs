@@ -3,7 +3,7 @@
 //! the writes in `storing`.
 
 use herald_domain::EventId;
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use super::deliveries::DeliveryOut;
 use crate::auth::TenantAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::pagination::PageQuery;
 use crate::state::{AppState, EventLabels};
 use crate::store;
 use herald_runtime::trace_context::traceparent;
@@ -20,8 +21,10 @@ use herald_runtime::trace_context::traceparent;
 mod checks;
 mod model;
 mod storing;
+mod test_event;
 
 pub use model::*;
+pub use test_event::TestEventsApi;
 
 use checks::nul_character;
 use storing::Stored;
@@ -136,6 +139,38 @@ impl EventsApi {
         state.metrics.deliveries_created.inc_by(created);
         Self::publish(&state, &auth.0.name, jobs, trace).await;
         Ok(CreateEventResponse::Created(Json(answer), None))
+    }
+
+    /// List events
+    ///
+    /// The tenant's events, newest first, optionally only those of one type.
+    #[oai(path = "/events", method = "get", operation_id = "listEvents")]
+    async fn list(
+        &self,
+        auth: TenantAuth,
+        state: poem::web::Data<&AppState>,
+        /// Page size, 1 to 250 (default 50).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+        /// Only events of this type.
+        #[oai(name = "type")]
+        event_type: Query<Option<String>>,
+    ) -> ApiResult<Json<EventPage>> {
+        let page = PageQuery::parse(limit.0, cursor.0.as_deref())?;
+        let rows = store::events::list(
+            &state.pool,
+            auth.0.id.as_uuid(),
+            event_type.0.as_deref(),
+            page.cursor,
+            page.limit,
+        )
+        .await?;
+        let (rows, next_cursor) = page.finish(rows, |r| (r.created_at, r.id));
+        Ok(Json(EventPage {
+            items: rows.into_iter().map(EventOut::from).collect(),
+            next_cursor,
+        }))
     }
 
     /// Get an event

@@ -110,6 +110,24 @@ impl From<EventRow> for EventOut {
 
 #[derive(Debug, Object)]
 #[oai(example, rename_all = "snake_case")]
+pub struct EventPage {
+    pub items: Vec<EventOut>,
+    /// Pass as `cursor` for the next (older) page; null on the last page.
+    #[oai(nullable)]
+    pub next_cursor: Option<String>,
+}
+
+impl Example for EventPage {
+    fn example() -> Self {
+        Self {
+            items: vec![EventOut::example()],
+            next_cursor: None,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(example, rename_all = "snake_case")]
 pub struct DeliveryList {
     pub items: Vec<DeliveryOut>,
 }

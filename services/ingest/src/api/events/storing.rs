@@ -22,6 +22,15 @@ use crate::store;
 use crate::store::event_batch::PendingEvent;
 use crate::store::events::NewEvent;
 
+/// Which webhooks an event goes to.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Audience {
+    /// Every enabled webhook subscribed to its type.
+    Subscribed,
+    /// This webhook alone, whatever its subscriptions (a test event).
+    Only(Uuid),
+}
+
 /// What the idempotent path produced.
 pub(super) enum Stored {
     New(EventAccepted, Vec<DeliveryJob>),
@@ -131,7 +140,17 @@ impl EventsApi {
         }));
         let earlier = match store::idempotency::find(&state.pool, tenant, key).await? {
             Some(earlier) => earlier,
-            None => match Self::store(state, tenant, input, Some(key), &hash, trace).await? {
+            None => match Self::store(
+                state,
+                tenant,
+                input,
+                Some(key),
+                &hash,
+                trace,
+                Audience::Subscribed,
+            )
+            .await?
+            {
                 Some((answer, jobs)) => return Ok(Stored::New(answer, jobs)),
                 // A concurrent request with the same key committed first.
                 None => store::idempotency::find(&state.pool, tenant, key)
@@ -143,15 +162,16 @@ impl EventsApi {
         replay(earlier, &hash).map(Stored::Replay)
     }
 
-    /// Stores the event and its deliveries. `None`: a concurrent request with the same
-    /// idempotency key committed first; nothing was stored.
-    async fn store(
+    /// Stores the event and its deliveries in one transaction. `None`: a concurrent request
+    /// with the same idempotency key committed first; nothing was stored.
+    pub(super) async fn store(
         state: &AppState,
         tenant: Uuid,
         input: &EventIn,
         key: Option<&str>,
         hash: &str,
         trace: Option<&str>,
+        audience: Audience,
     ) -> anyhow::Result<Option<(EventAccepted, Vec<DeliveryJob>)>> {
         let mut tx = state.pool.begin().await?;
         let event = store::events::insert(
@@ -167,7 +187,12 @@ impl EventsApi {
             },
         )
         .await?;
-        let webhooks = store::webhooks::matching(&mut tx, tenant, &event.event_type).await?;
+        let webhooks = match audience {
+            Audience::Subscribed => {
+                store::webhooks::matching(&mut tx, tenant, &event.event_type).await?
+            }
+            Audience::Only(webhook) => vec![webhook],
+        };
         let deliveries =
             store::deliveries::insert_pending(&mut tx, tenant, event.id, &webhooks).await?;
         let jobs = deliveries
