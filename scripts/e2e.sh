@@ -58,7 +58,7 @@ trap cleanup EXIT
 # The stack's PostgreSQL and NATS first, then a clean database for this run.
 "$here/ensure-services.sh"
 command -v psql >/dev/null || apt_install postgresql-client
-psql "${base_url%/*}/postgres" -qc 'DROP DATABASE IF EXISTS herald_e2e WITH (FORCE)' \
+PGOPTIONS='-c client_min_messages=warning' psql "${base_url%/*}/postgres" -qc 'DROP DATABASE IF EXISTS herald_e2e WITH (FORCE)' \
   || die "could not drop the herald_e2e database"
 psql "${base_url%/*}/postgres" -qc 'CREATE DATABASE herald_e2e' || die "could not create the herald_e2e database"
 

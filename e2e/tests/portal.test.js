@@ -93,7 +93,9 @@ describe('tenant portal', { timeout: 300000 }, () => {
     await screenshot(page, 'sign-in');
     await page.getByLabel('API key').fill('hk_not_a_key');
     await button('Sign in').click();
-    await status().filter({ hasText: /./ }).waitFor();
+    const refused = await call('hk_not_a_key', 'GET', '/tenant');
+    assert.equal(refused.status, 401);
+    await status().filter({ hasText: refused.body.message }).waitFor();
     assert.equal(await status().getAttribute('data-kind'), 'error');
     assert.match(page.url(), /\/portal\/$/);
 
@@ -311,6 +313,16 @@ describe('tenant portal', { timeout: 300000 }, () => {
     assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Skip to main content');
     await page.keyboard.press('Enter');
     assert.equal(await page.evaluate(() => document.activeElement.id), 'main');
+  });
+
+  it('signs out: the key is forgotten and pages send back to sign-in', async () => {
+    await button('Sign out').click();
+    await page.waitForURL(/\/portal\/$/);
+    await status().filter({ hasText: 'Signed out.' }).waitFor();
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('herald.portal.key')), null);
+    await page.goto(portal('dlq.html'));
+    await page.waitForURL(/\/portal\/$/);
+    await page.getByLabel('API key').waitFor();
   });
 
   it('never put the key in a URL, sent it as a bearer token, and broke no CSP rule', async () => {
