@@ -91,6 +91,8 @@ describe('tenant portal', { timeout: 300000 }, () => {
     await page.goto(portal());
     await everyInputLabelled();
     await screenshot(page, 'sign-in');
+    // Unnamed, so that even without the script a form submission cannot carry it.
+    assert.equal(await page.getByLabel('API key').getAttribute('name'), null);
     await page.getByLabel('API key').fill('hk_not_a_key');
     await button('Sign in').click();
     const refused = await call('hk_not_a_key', 'GET', '/tenant');
@@ -157,8 +159,11 @@ describe('tenant portal', { timeout: 300000 }, () => {
 
   it('disables, enables and edits the webhook', async () => {
     const row = page.locator(`#webhooks tr[data-id="${webhook.id}"]`);
-    await button(`Disable: ${webhook.label}`).click();
+    // By keyboard: Enter on the button, and focus stays on the same action of the row.
+    await button(`Disable: ${webhook.label}`).focus();
+    await page.keyboard.press('Enter');
     await row.getByText('Disabled').waitFor();
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), `Enable: ${webhook.label}`);
     assert.equal((await tenantApi('GET', `/webhooks/${webhook.id}`, undefined, 200)).enabled, false);
     await button(`Enable: ${webhook.label}`).click();
     await row.getByText('Enabled').waitFor();

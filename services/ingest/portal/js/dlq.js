@@ -60,6 +60,7 @@ async function retryOne(item) {
     await api(retryPath(item.delivery_id), { method: 'POST' });
     announce(`Retrying the delivery of event ${item.event.id}.`, 'ok');
     await load();
+    $('list-title').focus(); // the row is gone: keep keyboard users in the list
   } catch (err) {
     fail(err);
   }

@@ -10,6 +10,13 @@ const form = $('webhook-form');
 let cursor = null;
 let editing = null; // the webhook being edited, or null when the form creates one
 
+/// After a re-render, puts focus back on the same action of the same webhook (or on the
+/// list's heading when that row is gone), so keyboard users keep their place.
+function refocus(id, text) {
+  const buttons = tbody.querySelectorAll(`tr[data-id="${CSS.escape(id)}"] button`);
+  ([...buttons].find((button) => button.textContent === text) ?? $('list-title')).focus();
+}
+
 function typesCell(types) {
   return types.length ? types.join(', ') : 'all types';
 }
@@ -99,8 +106,9 @@ form.addEventListener('submit', async (event) => {
   const description = $('description').value.trim();
   if (description || editing) body.description = description;
   try {
-    if (editing) {
-      await api(`/webhooks/${encodeURIComponent(editing.id)}`, { method: 'PATCH', body });
+    const edited = editing?.id;
+    if (edited) {
+      await api(`/webhooks/${encodeURIComponent(edited)}`, { method: 'PATCH', body });
       announce(`Saved webhook ${body.url}.`, 'ok');
     } else {
       const hook = await api('/webhooks', { method: 'POST', body });
@@ -109,6 +117,7 @@ form.addEventListener('submit', async (event) => {
     }
     resetForm();
     await load();
+    if (edited) refocus(edited, 'Edit');
   } catch (err) {
     fail(err);
   }
@@ -119,6 +128,7 @@ async function toggle(hook) {
     await api(`/webhooks/${encodeURIComponent(hook.id)}`, { method: 'PATCH', body: { enabled: !hook.enabled } });
     announce(`${hook.enabled ? 'Disabled' : 'Enabled'} webhook ${hook.url}.`, 'ok');
     await load();
+    refocus(hook.id, hook.enabled ? 'Enable' : 'Disable');
   } catch (err) {
     fail(err);
   }
@@ -130,6 +140,7 @@ async function remove(hook) {
     await api(`/webhooks/${encodeURIComponent(hook.id)}`, { method: 'DELETE' });
     announce(`Deleted webhook ${hook.url}.`, 'ok');
     await load();
+    refocus(hook.id, 'Delete');
   } catch (err) {
     fail(err);
   }
