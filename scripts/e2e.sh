@@ -54,6 +54,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # The stack's PostgreSQL and NATS first, then a clean database for this run.
 "$here/ensure-services.sh"
@@ -65,8 +67,11 @@ psql "${base_url%/*}/postgres" -qc 'CREATE DATABASE herald_e2e' || die "could no
 log "starting the stack on $api (log: scripts/e2e.sh prints it on failure)"
 "$here/run.sh" >"$work/stack.log" 2>&1 &
 stack=$!
-wait_for "the stack's /readyz" 600 curl -sf -o /dev/null "$api/readyz"
-kill -0 "$stack" 2>/dev/null || die "the stack exited during start-up"
+stack_ready() {
+  kill -0 "$stack" 2>/dev/null || die "the stack exited during start-up"
+  curl -sf -o /dev/null "$api/readyz"
+}
+wait_for "the stack's /readyz" 600 stack_ready
 
 log "running the portal's browser tests"
 started=$SECONDS
