@@ -106,7 +106,12 @@ pub fn supervisor(
         claimer: Claimer::new(claims_pool(&pool), config.ack_wait()),
         recorder: Recorder::new(pool.clone()),
         pool,
-        sender: Sender::new(config.delivery_timeout, policy, config.dns.clone())?,
+        sender: Sender::new(
+            config.delivery_timeout,
+            policy,
+            config.dns.clone(),
+            config.dispatch.process_concurrency,
+        )?,
         policy: RetryPolicy::new(config.retry_schedule.clone()),
         dead_letters: DeadLetters::new(js.clone(), topology.clone()),
         park: (config.delivery_timeout / 2).min(Duration::from_secs(5)),

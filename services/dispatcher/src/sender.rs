@@ -44,10 +44,15 @@ pub struct Sender {
 }
 
 impl Sender {
+    /// `concurrency` is how many attempts the process runs at once: up to that many idle
+    /// connections per host are kept, so when many webhooks share a host (one receiver
+    /// behind a load balancer, a benchmark) every attempt reuses a connection instead of
+    /// closing one and opening another.
     pub fn new(
         timeout: Duration,
         policy: Arc<AddressPolicy>,
         lookup: Arc<dyn Lookup>,
+        concurrency: usize,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("Herald-Webhooks/", env!("CARGO_PKG_VERSION")))
@@ -57,7 +62,7 @@ impl Sender {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
+            .pool_max_idle_per_host(concurrency)
             .dns_resolver(Arc::new(PolicyResolver {
                 policy: policy.clone(),
                 lookup,
@@ -196,13 +201,92 @@ impl Resolve for PolicyResolver {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
     /// Every port allowed, so that these tests are about addresses (port 9 is closed here).
     fn sender(policy: AddressPolicy) -> Sender {
+        sender_of(policy, 8)
+    }
+
+    fn sender_of(policy: AddressPolicy, concurrency: usize) -> Sender {
         let policy = policy.with_ports("1-65535".parse().unwrap());
         let lookup = herald_runtime::resolve::system();
-        Sender::new(Duration::from_secs(2), Arc::new(policy), lookup).unwrap()
+        Sender::new(
+            Duration::from_secs(2),
+            Arc::new(policy),
+            lookup,
+            concurrency,
+        )
+        .unwrap()
+    }
+
+    /// A keep-alive HTTP/1.1 receiver that answers every request 200 after `delay`; counts
+    /// the connections it accepted.
+    async fn counting_receiver(delay: Duration) -> (String, Arc<AtomicUsize>) {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut stream = BufReader::new(stream);
+                    loop {
+                        let mut length = 0;
+                        loop {
+                            let mut line = String::new();
+                            if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if let Some(value) =
+                                line.to_ascii_lowercase().strip_prefix("content-length:")
+                            {
+                                length = value.trim().parse().unwrap_or(0);
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        if stream.read_exact(&mut body).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(delay).await;
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if stream.get_mut().write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_busy_host_keeps_its_connections() {
+        const CONCURRENCY: usize = 48;
+        let policy = AddressPolicy::allowing(vec!["127.0.0.0/8".parse().unwrap()]);
+        let sender = sender_of(policy, CONCURRENCY);
+        let (url, accepted) = counting_receiver(Duration::from_millis(100)).await;
+        for wave in 1..=3 {
+            let attempts =
+                (0..CONCURRENCY).map(|_| sender.send(&url, HeaderMap::new(), b"{}".to_vec()));
+            for report in futures::future::join_all(attempts).await {
+                assert_eq!(
+                    report.status_code(),
+                    Some(200),
+                    "wave {wave}: {:?}",
+                    report.result
+                );
+            }
+        }
+        // The first wave opened one connection per attempt; the later waves reused them all.
+        assert_eq!(accepted.load(Ordering::SeqCst), CONCURRENCY);
     }
 
     #[tokio::test]

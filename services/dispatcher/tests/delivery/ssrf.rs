@@ -107,7 +107,7 @@ async fn every_internal_target_is_refused_at_delivery(pool: PgPool) {
 }
 
 fn sender(policy: AddressPolicy, dns: &ScriptedDns) -> Sender {
-    Sender::new(Duration::from_secs(2), Arc::new(policy), dns.lookup()).unwrap()
+    Sender::new(Duration::from_secs(2), Arc::new(policy), dns.lookup(), 8).unwrap()
 }
 
 /// The connector gets only what the checking resolver returned: a name that real DNS does
