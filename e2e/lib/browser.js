@@ -10,7 +10,7 @@ const SHOTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'docs', 
 export async function openBrowser() {
   const browser = await chromium.launch({
     executablePath: process.env.HERALD_E2E_CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
     headless: true,
   });
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });

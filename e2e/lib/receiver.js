@@ -11,7 +11,12 @@ export async function startReceiver() {
     forEvent(eventId) {
       return this.requests.filter((r) => r.json?.id === eventId);
     },
-    close: () => new Promise((resolve) => server.close(resolve)),
+    close() {
+      // Herald's client keeps connections alive; do not wait for it to let go.
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeAllConnections();
+      return closed;
+    },
   };
   const server = createServer((req, res) => {
     const chunks = [];

@@ -72,8 +72,11 @@ describe('tenant portal', { timeout: 300000 }, () => {
   });
 
   after(async () => {
+    const started = Date.now();
     await browser?.close();
+    const browserClosed = Date.now();
     await receiver?.close();
+    console.log(`# teardown: browser ${browserClosed - started} ms, receiver ${Date.now() - browserClosed} ms`);
   });
 
   it('serves the portal with its Content-Security-Policy', async () => {
@@ -182,15 +185,18 @@ describe('tenant portal', { timeout: 300000 }, () => {
     assert.deepEqual([...stored.event_types].sort(), ['invoice.paid', 'order.created']);
   });
 
-  it('deletes a webhook after confirmation', async () => {
+  it('shows API text as text, and deletes a webhook after confirmation', async () => {
     const url = `${receiver.url}/spare`;
+    const description = '<em>spare</em><img src="x" alt="injected">';
     await page.getByLabel('Endpoint URL').fill(url);
-    await page.getByLabel('Description').fill('spare');
+    await page.getByLabel('Description').fill(description);
     await button('Create webhook').click();
     await button('I have stored it').click();
     const row = page.locator('#webhooks tbody tr', { hasText: url });
     const id = await row.getAttribute('data-id');
-    await button('Delete: spare').click();
+    assert.equal(await row.locator('td').nth(1).textContent(), description);
+    assert.equal(await page.locator('#webhooks em, #webhooks img').count(), 0, 'no markup from API data');
+    await button(`Delete: ${description}`).click();
     await row.waitFor({ state: 'detached' });
     assert.match(seen.dialogs.at(-1), /^Delete the webhook/);
     assert.equal((await call(key, 'GET', `/webhooks/${id}`)).status, 404);
