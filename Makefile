@@ -1,11 +1,14 @@
 # Herald: each target is a plain script under scripts/, for those without make.
-.PHONY: run test fuzz test-nats-latest chaos coverage observability-check bench hooks fmt lint
+.PHONY: run test e2e fuzz test-nats-latest chaos coverage observability-check bench hooks fmt lint
 
 run: ## Run ingest, dispatcher and DLQ in the foreground (installs/starts PostgreSQL and NATS if missing)
 	scripts/run.sh
 
 test: ## The whole test suite against real PostgreSQL and nats-server
 	scripts/test.sh
+
+e2e: ## The tenant portal in headless Chromium against a fresh stack and a real receiver; screenshots in docs/portal/
+	scripts/e2e.sh
 
 fuzz: ## schemathesis against a running stack's /openapi.json: no 5xx, every response as declared
 	scripts/fuzz-api.sh

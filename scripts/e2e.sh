@@ -11,7 +11,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$here/lib.sh"
 
-command -v node >/dev/null || die "node (20 or later) is needed for the browser tests"
+# Node 18 or later (Debian's nodejs is enough): node --test runs the tests, npm installs them.
+command -v node >/dev/null || apt_install nodejs
+command -v npm >/dev/null || apt_install npm
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 18 ? 0 : 1)' \
+  || die "node $(node --version) is too old for the browser tests: 18 or later is needed"
 command -v curl >/dev/null || apt_install curl
 "$here/install-test-tools.sh" chromium
 log "installing the browser-test packages (npm ci in e2e/)"

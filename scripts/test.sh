@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and API tests against real PostgreSQL and nats-server, then the
-# README walk-through against a running stack.
+# README walk-through and the portal's browser tests against a running stack.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -40,3 +40,6 @@ log "checking the CI/CD workflows and the deploy script"
 
 log "checking the README walk-through against make run"
 "$here/check-walkthrough.sh"
+
+log "the portal's browser tests against make run"
+"$here/e2e.sh"
