@@ -15,3 +15,4 @@ HERALD_TEST_NATS_SERVER=$(ls "$root"/.tools/nats-*/bin/nats-server | sort -V | t
 log "JetStream tests against $("$HERALD_TEST_NATS_SERVER" --version)"
 cd "$root"
 cargo test --locked -p herald-ingest -p herald-dispatcher -p herald-dlq -p herald-operator
+cargo test --locked -p herald-test-support --test stream_replicas

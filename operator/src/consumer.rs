@@ -35,10 +35,10 @@ pub struct Consumers {
 }
 
 impl Consumers {
-    pub fn new(client: async_nats::Client, prefix: &str, defaults: ConsumerSettings) -> Self {
+    pub fn new(client: async_nats::Client, topology: Topology, defaults: ConsumerSettings) -> Self {
         Self {
             js: jetstream::new(client),
-            topology: Topology::new(prefix),
+            topology,
             defaults,
         }
     }

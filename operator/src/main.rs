@@ -58,7 +58,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let herald = HeraldApi::new(&settings.api_url, &settings.admin_token)?;
     let consumers = Consumers::new(
         nats,
-        &settings.herald.nats_prefix,
+        herald_runtime::jetstream::Topology::of(&settings.herald),
         settings.consumer_defaults(),
     );
     let ctx = Arc::new(Context::new(

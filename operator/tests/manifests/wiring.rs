@@ -120,10 +120,18 @@ fn env_of(overlay: &Overlay, workload: &str, variable: &str) -> Option<String> {
         .flatten()
         .find(|e| e["name"] == variable)
         .and_then(|e| e["value"].as_str());
+    // The shared settings count only for a container that reads them.
+    let reads_shared = workload["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|source| source["configMapRef"]["name"].as_str())
+        .any(|config| config.starts_with("herald-config"));
     let shared = overlay
         .of_kind("ConfigMap")
         .find(|c| name(c).starts_with("herald-config"))
-        .and_then(|c| c["data"][variable].as_str());
+        .and_then(|c| c["data"][variable].as_str())
+        .filter(|_| reads_shared);
     literal.or(shared).map(str::to_owned)
 }
 
@@ -132,11 +140,43 @@ fn env_of(overlay: &Overlay, workload: &str, variable: &str) -> Option<String> {
 #[test]
 fn the_operator_and_the_dispatcher_agree_on_the_consumers() {
     for overlay in overlays() {
-        for variable in ["HERALD_NATS_PREFIX", "HERALD_DELIVERY_TIMEOUT"] {
+        for variable in [
+            "HERALD_NATS_PREFIX",
+            "HERALD_NATS_REPLICAS",
+            "HERALD_DELIVERY_TIMEOUT",
+        ] {
             assert_eq!(
                 env_of(overlay, "herald-operator", variable),
                 env_of(overlay, "herald-dispatcher", variable),
                 "{}: {variable}",
+                overlay.name
+            );
+        }
+    }
+}
+
+/// Every process that creates Herald's streams asks for one copy per NATS server: more than
+/// the servers and no stream can be created, fewer and a stream stops when its server does.
+#[test]
+fn streams_get_a_copy_on_every_nats_server() {
+    for overlay in overlays() {
+        let servers = overlay
+            .of_kind("StatefulSet")
+            .find(|s| name(s) == "nats")
+            .and_then(|s| s["spec"]["replicas"].as_u64())
+            .unwrap_or(1);
+        for workload in [
+            "herald-ingest",
+            "herald-dispatcher",
+            "herald-dlq",
+            "herald-operator",
+        ] {
+            let replicas =
+                env_of(overlay, workload, "HERALD_NATS_REPLICAS").unwrap_or_else(|| "1".into());
+            assert_eq!(
+                replicas,
+                servers.to_string(),
+                "{}: {workload} asks for {replicas} copies of each stream on {servers} NATS servers",
                 overlay.name
             );
         }

@@ -38,7 +38,7 @@ impl Herald {
         let (addr, server) = herald_test_support::loopback::serve(endpoint).await;
         let consumers = Consumers::new(
             nats,
-            &stack.config.nats_prefix,
+            herald_runtime::jetstream::Topology::of(&stack.config),
             consumer_defaults(&stack.config),
         );
         Self {

@@ -99,7 +99,7 @@ pub fn supervisor(
     registry: &mut prometheus_client::registry::Registry,
 ) -> anyhow::Result<Supervisor> {
     let js = jetstream::context(nats);
-    let topology = Topology::new(&config.nats_prefix);
+    let topology = Topology::of(config);
     let policy = Arc::new(config.address_policy());
     let outbox = Outbox::new(js.clone(), topology.clone(), pool.clone());
     let worker = Worker {

@@ -75,7 +75,7 @@ impl DeadLetterService {
         Self {
             pool,
             js: jetstream::context(nats),
-            topology: Topology::new(&config.nats_prefix),
+            topology: Topology::of(config),
             metrics: DlqMetrics::register(registry),
         }
     }

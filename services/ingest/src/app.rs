@@ -154,7 +154,7 @@ fn publisher(config: &Config, pool: PgPool, nats: async_nats::Client) -> Publish
     };
     let outbox = Outbox::new(
         herald_runtime::jetstream::context(nats),
-        Topology::new(&config.nats_prefix),
+        Topology::of(config),
         pool,
     );
     Publisher::new(outbox, defaults)
@@ -198,7 +198,7 @@ fn build_endpoint(
             config.ingest,
             pool.clone(),
             herald_runtime::jetstream::context(nats.clone()),
-            Topology::new(&config.nats_prefix),
+            Topology::of(config),
         )),
         default_quotas: config.default_quotas,
         keyring: config.encryption_keys.clone().map(Arc::new),

@@ -23,6 +23,9 @@ pub struct Config {
     pub database_url: String,
     pub nats_url: String,
     pub nats_prefix: String,
+    /// How many NATS servers hold a copy of each of Herald's streams (`HERALD_NATS_REPLICAS`,
+    /// 1 to 5): 3 in a three-server cluster, so a stream keeps working while one is down.
+    pub nats_replicas: usize,
     pub api_addr: SocketAddr,
     pub admin_token: Option<String>,
     /// Seals webhook secrets at rest (`HERALD_ENCRYPTION_KEY` / `_FILE`); none: stored as given.
@@ -89,6 +92,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("nats_url", &self.nats_url)
             .field("nats_prefix", &self.nats_prefix)
+            .field("nats_replicas", &self.nats_replicas)
             .field("api_addr", &self.api_addr)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
             .field("encryption_keys", &self.encryption_keys)
@@ -124,6 +128,7 @@ impl Config {
             database_url: or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
             nats_url: or("NATS_URL", "nats://127.0.0.1:4222")?,
             nats_prefix: parse_prefix(&or("HERALD_NATS_PREFIX", "herald")?)?,
+            nats_replicas: parse_replicas(positive(&get, "HERALD_NATS_REPLICAS", 1)?)?,
             api_addr: api_addr
                 .parse()
                 .with_context(|| format!("HERALD_API_ADDR {api_addr:?} is not host:port"))?,
@@ -195,6 +200,14 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(
     }
 }
 
+/// JetStream keeps at most five copies of a stream.
+fn parse_replicas(replicas: usize) -> anyhow::Result<usize> {
+    if replicas > 5 {
+        bail!("HERALD_NATS_REPLICAS must be between 1 and 5, not {replicas}");
+    }
+    Ok(replicas)
+}
+
 /// The prefix becomes a token of NATS subjects and part of stream names.
 fn parse_prefix(raw: &str) -> anyhow::Result<String> {
     let valid = !raw.is_empty()
@@ -239,6 +252,7 @@ mod tests {
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.nats_url, "nats://127.0.0.1:4222");
         assert_eq!(c.nats_prefix, "herald");
+        assert_eq!(c.nats_replicas, 1);
         assert_eq!(c.api_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(c.admin_token, None);
         assert_eq!(c.retry_schedule.len(), 5);
@@ -304,6 +318,8 @@ mod tests {
             ("HERALD_ALLOWED_PORTS", "443,ssh"),
             ("HERALD_LOG_FORMAT", "xml"),
             ("HERALD_NATS_PREFIX", "a.b"),
+            ("HERALD_NATS_REPLICAS", "0"),
+            ("HERALD_NATS_REPLICAS", "6"),
             ("HERALD_WEBHOOK_CONCURRENCY", "0"),
             ("HERALD_MAX_DELIVER", "lots"),
             ("HERALD_DEFAULT_QUOTAS", "burst=0"),

@@ -26,6 +26,8 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(5 * 60);
 #[derive(Debug, Clone)]
 pub struct Topology {
     prefix: String,
+    /// Copies of each stream in a NATS cluster (`HERALD_NATS_REPLICAS`).
+    replicas: usize,
 }
 
 /// How a tenant's consumer is configured.
@@ -41,10 +43,22 @@ pub struct ConsumerSettings {
 }
 
 impl Topology {
+    /// One copy of each stream: a single NATS server.
     pub fn new(prefix: &str) -> Self {
         Self {
             prefix: prefix.to_owned(),
+            replicas: 1,
         }
+    }
+
+    /// The topology the configuration names: its prefix and its stream replicas.
+    pub fn of(config: &crate::Config) -> Self {
+        Self::new(&config.nats_prefix).with_replicas(config.nats_replicas)
+    }
+
+    pub fn with_replicas(mut self, replicas: usize) -> Self {
+        self.replicas = replicas.max(1);
+        self
     }
 
     pub fn prefix(&self) -> &str {
@@ -93,6 +107,38 @@ impl Topology {
         name.strip_prefix("tenant_")
     }
 
+    /// Creates `config`'s stream where missing; an existing one with another replica count
+    /// is changed to this topology's (a cluster grown from one server to three, say).
+    async fn ensure_stream(&self, js: &JetStream, config: stream::Config) -> anyhow::Result<()> {
+        let name = config.name.clone();
+        let config = stream::Config {
+            num_replicas: self.replicas,
+            ..config
+        };
+        let stream = js
+            .get_or_create_stream(config)
+            .await
+            .with_context(|| format!("creating stream {name}"))?;
+        // The answer to the lookup or the creation: no second round trip.
+        let info = stream.cached_info();
+        if info.config.num_replicas != self.replicas {
+            tracing::info!(
+                stream = %name,
+                from = info.config.num_replicas,
+                to = self.replicas,
+                "changing the stream's replicas"
+            );
+            let changed = stream::Config {
+                num_replicas: self.replicas,
+                ..info.config.clone()
+            };
+            js.update_stream(changed)
+                .await
+                .with_context(|| format!("changing the replicas of stream {name}"))?;
+        }
+        Ok(())
+    }
+
     /// Creates both streams where missing.
     pub async fn ensure_streams(&self, js: &JetStream) -> anyhow::Result<()> {
         for (name, subjects) in [
@@ -105,35 +151,31 @@ impl Topology {
                 format!("{}.dead_letters.>", self.prefix),
             ),
         ] {
-            js.get_or_create_stream(stream::Config {
-                name: name.clone(),
+            let config = stream::Config {
+                name,
                 subjects: vec![subjects],
                 retention: RetentionPolicy::WorkQueue,
                 storage: StorageType::File,
                 duplicate_window: DUPLICATE_WINDOW,
                 allow_direct: true,
                 ..Default::default()
-            })
-            .await
-            .with_context(|| format!("creating stream {name}"))?;
+            };
+            self.ensure_stream(js, config).await?;
         }
         Ok(())
     }
 
     /// The advisories stream (kept a week), created where missing.
     pub async fn ensure_advisories_stream(&self, js: &JetStream) -> anyhow::Result<()> {
-        let name = self.advisories_stream();
-        js.get_or_create_stream(stream::Config {
-            name: name.clone(),
+        let config = stream::Config {
+            name: self.advisories_stream(),
             subjects: self.advisory_subjects(),
             retention: RetentionPolicy::Limits,
             storage: StorageType::File,
             max_age: Duration::from_secs(7 * 24 * 3600),
             ..Default::default()
-        })
-        .await
-        .with_context(|| format!("creating stream {name}"))?;
-        Ok(())
+        };
+        self.ensure_stream(js, config).await
     }
 
     /// A durable pull consumer of one of Herald's own services on `stream`.

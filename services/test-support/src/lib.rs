@@ -1,11 +1,12 @@
-//! Test helpers shared by every service's tests: a real `nats-server` per test, scriptable
-//! webhook receivers on loopback, an OTLP collector, and polling with a deadline instead of
-//! sleeping.
+//! Test helpers shared by every service's tests: a real `nats-server` per test (or a cluster
+//! of them, for stream replicas), scriptable webhook receivers on loopback, an OTLP
+//! collector, and polling with a deadline instead of sleeping.
 
 pub mod collector;
 pub mod dns;
 mod eventually;
 pub mod loopback;
+mod nats_cluster;
 mod nats_server;
 pub mod pg_cluster;
 pub mod process;
@@ -15,5 +16,6 @@ pub mod stack;
 
 pub use dns::ScriptedDns;
 pub use eventually::eventually;
+pub use nats_cluster::NatsCluster;
 pub use nats_server::NatsServer;
 pub use receiver::{Received, Receiver, Reply};
