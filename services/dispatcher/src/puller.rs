@@ -1,4 +1,5 @@
-//! One tenant's pull loop: fetch only as many jobs as the process has free slots for, work
+//! One tenant's pull loop: fetch only as many jobs as the process has free slots for (and,
+//! while the tenant has none waiting, wait for its next one holding no slot), work
 //! each in its own task, and map its outcome to an ack (and, for a retry or a deferral, the
 //! next job published when due) or a short NAK. Retries are not NAK delays: on the servers we
 //! run, a message waiting out a NAK delay still counts against `max_ack_pending`, so a
@@ -61,11 +62,16 @@ impl Puller {
     pub async fn run(self, shutdown: ShutdownToken) {
         let this = Arc::new(self);
         let mut tasks = JoinSet::new();
-        while let Some(mut permits) = this.free_slots(&shutdown).await {
+        // A fetch that finds no job lasts its whole expiry. Holding process slots through it
+        // would keep them from the busy tenants' pullers, so at first and after an empty
+        // fetch the puller asks for a single job holding no slot, and takes a slot once the
+        // job is here; then it fetches as many as there are free slots.
+        let mut idle = true;
+        while let Some(mut permits) = this.slots_for_fetch(idle, &shutdown).await {
             let batch = this
                 .consumer
                 .fetch()
-                .max_messages(permits.len())
+                .max_messages(permits.len().max(1))
                 .expires(FETCH_EXPIRES)
                 .messages()
                 .await;
@@ -84,13 +90,27 @@ impl Puller {
                     }
                 }
             };
+            let mut received = 0;
             while let Some(next) = batch.next().await {
-                let (Ok(message), Some(permit)) = (next, permits.pop()) else {
+                let Ok(message) = next else {
                     continue;
+                };
+                received += 1;
+                let permit = match permits.pop() {
+                    Some(permit) => permit,
+                    None => match this.one_slot(&shutdown).await {
+                        Some(permit) => permit,
+                        None => {
+                            // Shutting down: back to the stream for another dispatcher.
+                            let _ = message.ack_with(AckKind::Nak(None)).await;
+                            continue;
+                        }
+                    },
                 };
                 this.load.running.fetch_add(1, Ordering::Relaxed);
                 tasks.spawn(this.clone().handle(message, permit));
             }
+            idle = received == 0;
             while tasks.try_join_next().is_some() {}
         }
         if tokio::time::timeout(this.drain, async {
@@ -116,11 +136,16 @@ impl Puller {
         }
     }
 
-    /// Waits for room under the tenant's cap and at least one free process slot, then takes
-    /// as many more slots as are free now and the cap allows. With no room (a cap of 0 while
-    /// the tenant is suspended, or its jobs in flight at the cap) it sleeps until a job
-    /// finishes or the cap changes.
-    async fn free_slots(&self, shutdown: &ShutdownToken) -> Option<Vec<OwnedSemaphorePermit>> {
+    /// Waits for room under the tenant's cap; then, unless the tenant is `idle` (its last
+    /// fetch found nothing), for at least one free process slot, and takes as many more as
+    /// are free now and the cap allows. With no room (a cap of 0 while the tenant is
+    /// suspended, or its jobs in flight at the cap) it sleeps until a job finishes or the cap
+    /// changes. `None`: shutting down.
+    async fn slots_for_fetch(
+        &self,
+        idle: bool,
+        shutdown: &ShutdownToken,
+    ) -> Option<Vec<OwnedSemaphorePermit>> {
         let mut cap = self.tenant_cap.clone();
         let room = loop {
             let limit = *cap.borrow_and_update();
@@ -134,10 +159,10 @@ impl Puller {
                 _ = cap_change(&mut cap) => {}
             }
         };
-        let first = tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            permit = self.slots.clone().acquire_owned() => permit.ok()?,
-        };
+        if idle {
+            return (!shutdown.is_cancelled()).then(Vec::new);
+        }
+        let first = self.one_slot(shutdown).await?;
         let mut permits = vec![first];
         while permits.len() < MAX_BATCH.min(room) {
             match self.slots.clone().try_acquire_owned() {
@@ -146,6 +171,14 @@ impl Puller {
             }
         }
         Some(permits)
+    }
+
+    /// One process slot, when one is free; `None`: shutting down.
+    async fn one_slot(&self, shutdown: &ShutdownToken) -> Option<OwnedSemaphorePermit> {
+        tokio::select! {
+            _ = shutdown.cancelled() => None,
+            permit = self.slots.clone().acquire_owned() => permit.ok(),
+        }
     }
 
     async fn handle(self: Arc<Self>, message: Message, slot: OwnedSemaphorePermit) {

@@ -139,3 +139,29 @@ async fn a_slot_is_free_while_its_attempt_is_recorded(pool: PgPool) {
     })
     .await;
 }
+
+/// Tenants with nothing to deliver hold no process slot: their pullers wait for jobs without
+/// one, so a busy tenant beside ten idle ones gets the dispatcher's single slot for every job
+/// (were each idle fetch to hold it for its one-second expiry, the twenty jobs below would
+/// take minutes).
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn idle_tenants_hold_no_slot(pool: PgPool) {
+    let settings = [("HERALD_DISPATCHER_CONCURRENCY", "1")];
+    let mut stack = Stack::start(pool, &settings).await;
+    for n in 0..10 {
+        stack.tenant(&format!("idle-{n}")).await;
+    }
+    let key = stack.tenant("busy").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    // The dispatcher starts with every tenant known and all of the busy one's jobs waiting.
+    stack.stop_dispatcher().await;
+    for n in 0..20 {
+        stack.emit(&key, json!({ "n": n })).await;
+    }
+    stack.start_dispatcher().await;
+    eventually("twenty deliveries", Duration::from_secs(8), || async {
+        (receiver.count() == 20).then_some(())
+    })
+    .await;
+}
