@@ -64,14 +64,14 @@ impl Puller {
         let mut tasks = JoinSet::new();
         // A fetch that finds no job lasts its whole expiry. Holding process slots through it
         // would keep them from the busy tenants' pullers, so at first and after an empty
-        // fetch the puller asks for a single job holding no slot, and takes a slot once the
-        // job is here; then it fetches as many as there are free slots.
+        // fetch the puller holds no slot while it waits, and takes one for each job as it
+        // arrives.
         let mut idle = true;
-        while let Some(mut permits) = this.slots_for_fetch(idle, &shutdown).await {
+        while let Some((mut permits, size)) = this.slots_for_fetch(idle, &shutdown).await {
             let batch = this
                 .consumer
                 .fetch()
-                .max_messages(permits.len().max(1))
+                .max_messages(size)
                 .expires(FETCH_EXPIRES)
                 .messages()
                 .await;
@@ -136,16 +136,17 @@ impl Puller {
         }
     }
 
-    /// Waits for room under the tenant's cap; then, unless the tenant is `idle` (its last
-    /// fetch found nothing), for at least one free process slot, and takes as many more as
-    /// are free now and the cap allows. With no room (a cap of 0 while the tenant is
-    /// suspended, or its jobs in flight at the cap) it sleeps until a job finishes or the cap
-    /// changes. `None`: shutting down.
+    /// The slots and the size of the next fetch. Waits for room under the tenant's cap;
+    /// then, unless the tenant is `idle` (its last fetch found nothing), for at least one
+    /// free process slot, and takes as many more as are free now and the cap allows. An idle
+    /// tenant takes none and asks for as many jobs as slots are free now (at least one). With
+    /// no room (a cap of 0 while the tenant is suspended, or its jobs in flight at the cap)
+    /// it sleeps until a job finishes or the cap changes. `None`: shutting down.
     async fn slots_for_fetch(
         &self,
         idle: bool,
         shutdown: &ShutdownToken,
-    ) -> Option<Vec<OwnedSemaphorePermit>> {
+    ) -> Option<(Vec<OwnedSemaphorePermit>, usize)> {
         let mut cap = self.tenant_cap.clone();
         let room = loop {
             let limit = *cap.borrow_and_update();
@@ -160,7 +161,8 @@ impl Puller {
             }
         };
         if idle {
-            return (!shutdown.is_cancelled()).then(Vec::new);
+            let size = self.slots.available_permits().min(MAX_BATCH.min(room));
+            return (!shutdown.is_cancelled()).then(|| (Vec::new(), size.max(1)));
         }
         let first = self.one_slot(shutdown).await?;
         let mut permits = vec![first];
@@ -170,7 +172,8 @@ impl Puller {
                 Err(_) => break,
             }
         }
-        Some(permits)
+        let size = permits.len();
+        Some((permits, size))
     }
 
     /// One process slot, when one is free; `None`: shutting down.

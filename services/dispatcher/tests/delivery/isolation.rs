@@ -142,8 +142,8 @@ async fn a_slot_is_free_while_its_attempt_is_recorded(pool: PgPool) {
 
 /// Tenants with nothing to deliver hold no process slot: their pullers wait for jobs without
 /// one, so a busy tenant beside ten idle ones gets the dispatcher's single slot for every job
-/// (were each idle fetch to hold it for its one-second expiry, the twenty jobs below would
-/// take minutes).
+/// (when each idle fetch held it for its one-second expiry, not one of the twenty jobs below
+/// was delivered within the deadline).
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn idle_tenants_hold_no_slot(pool: PgPool) {
     let settings = [("HERALD_DISPATCHER_CONCURRENCY", "1")];
