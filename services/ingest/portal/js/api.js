@@ -136,6 +136,7 @@ export async function startPage() {
   if (notice) announce(notice);
   const tenant = await api('/tenant');
   document.getElementById('tenant-name').textContent = tenant.name;
+  document.querySelector('.top .who').hidden = false;
   return tenant;
 }
 

@@ -55,6 +55,22 @@ impl Reply {
     }
 }
 
+/// A client that has finished connecting: `nats::connect` returns at once and connects in
+/// the background, and an API that sees NATS as down leaves consumers to the relay, which
+/// most tests do not run.
+async fn connected(url: &str, name: &str) -> async_nats::Client {
+    let client = herald_runtime::nats::connect(url, name)
+        .await
+        .expect("NATS connects");
+    herald_test_support::eventually(
+        "the NATS connection",
+        std::time::Duration::from_secs(10),
+        || async { herald_runtime::nats::is_connected(&client).then_some(()) },
+    )
+    .await;
+    client
+}
+
 pub async fn spawn_app(pool: PgPool) -> TestApp {
     spawn_app_with(pool, &[]).await
 }
@@ -83,9 +99,7 @@ pub async fn spawn_app_resolving(
     let mut config =
         Config::from_lookup(|name| vars.get(name).cloned()).expect("valid test config");
     config.dns = dns.lookup();
-    let client = herald_runtime::nats::connect(&config.nats_url, "ingest-test")
-        .await
-        .expect("NATS connects");
+    let client = connected(&config.nats_url, "ingest-test").await;
     let endpoint = herald_ingest::endpoint(&config, pool.clone(), client).boxed();
     TestApp {
         client: TestClient::new(endpoint),
@@ -99,9 +113,7 @@ impl TestApp {
     /// The same service on a real loopback socket (for what depends on the client's address);
     /// its base URL, served until the handle is dropped.
     pub async fn listen(&self) -> (String, tokio::task::JoinHandle<()>) {
-        let client = herald_runtime::nats::connect(&self.config.nats_url, "ingest-listener")
-            .await
-            .expect("NATS connects");
+        let client = connected(&self.config.nats_url, "ingest-listener").await;
         let endpoint = herald_ingest::endpoint(&self.config, self.pool.clone(), client);
         let (addr, server) = herald_test_support::loopback::serve(endpoint).await;
         (format!("http://{addr}"), server)
@@ -110,9 +122,7 @@ impl TestApp {
     /// A second ingest on the same database and NATS server, as another replica would be:
     /// it shares nothing in memory with this one.
     pub async fn replica(&self) -> TestApp {
-        let client = herald_runtime::nats::connect(&self.config.nats_url, "ingest-replica")
-            .await
-            .expect("NATS connects");
+        let client = connected(&self.config.nats_url, "ingest-replica").await;
         // Its own connection pool too, to the same database.
         let pool = PgPool::connect_with(self.pool.connect_options().as_ref().clone())
             .await
@@ -246,20 +256,40 @@ impl TestApp {
     /// The tenant consumer's `max_ack_pending`, or `None` when it (or, just after a NATS
     /// restart, its stream) cannot be found: pair with `deliveries_stream_ready` to tell the two
     /// apart.
+    /// A lookup that JetStream does not answer (a busy machine) is asked again; only "not
+    /// found" counts as absent.
     pub async fn consumer_cap(&self, tenant: &str) -> Option<i64> {
-        let stream = self
-            .jetstream()
-            .await
-            .get_stream("herald_DELIVERIES")
-            .await
-            .ok()?;
+        use async_nats::jetstream::ErrorCode;
+        use async_nats::jetstream::context::GetStreamErrorKind;
+        let js = self.jetstream().await;
         let name = herald_runtime::jetstream::Topology::consumer_name(tenant);
-        // One lookup: the consumer may be deleted at any moment (the relay does so).
-        let consumer = stream
-            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&name)
-            .await
-            .ok()?;
-        Some(consumer.cached_info().config.max_ack_pending)
+        for _ in 0..5 {
+            let stream = match js.get_stream("herald_DELIVERIES").await {
+                Ok(stream) => stream,
+                Err(error) => match error.kind() {
+                    GetStreamErrorKind::JetStream(e)
+                        if e.error_code() == ErrorCode::STREAM_NOT_FOUND =>
+                    {
+                        return None;
+                    }
+                    _ => {
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        continue;
+                    }
+                },
+            };
+            // One lookup: the consumer may be deleted at any moment (the relay does so).
+            match stream
+                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(&name)
+                .await
+            {
+                Ok(consumer) => return Some(consumer.cached_info().config.max_ack_pending),
+                // JetStream's "consumer not found" is error code 10014.
+                Err(error) if error.to_string().contains("10014") => return None,
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        None
     }
 
     /// The outbox relay and housekeeping, as `run` starts them beside the API; they stop when

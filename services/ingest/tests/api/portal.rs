@@ -40,6 +40,11 @@ async fn the_portal_is_served_with_a_strict_policy(pool: PgPool) {
     assert!(!policy.contains("unsafe-inline"), "{policy}");
     let html = index.0.into_body().into_string().await.unwrap();
     assert!(!html.contains("<script>"), "no inline script");
+    assert!(
+        html.contains("<nav aria-label=\"Portal\">"),
+        "the shared header is in place"
+    );
+    assert!(!html.contains("<!--#header-->"));
 
     let references = local_references(&html);
     assert!(
@@ -60,6 +65,31 @@ async fn the_portal_is_served_with_a_strict_policy(pool: PgPool) {
             assert!(kind.starts_with("text/css"), "{path}: {kind}");
         }
     }
+}
+
+/// Every page gets the one header, with its own link marked as the current page; the header
+/// itself is not a page.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn every_page_shares_the_header_and_marks_itself(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    for page in ["webhooks", "events", "dlq", "event-types", "quotas"] {
+        let response = app.client.get(format!("/portal/{page}.html")).send().await;
+        response.assert_status_is_ok();
+        let html = response.0.into_body().into_string().await.unwrap();
+        let current = html.matches("aria-current=\"page\"").count();
+        assert_eq!(current, 1, "{page}: one current link");
+        let link = format!("href=\"/portal/{page}.html\" aria-current=\"page\"");
+        assert!(
+            html.contains(&link),
+            "{page}: its own link is the current one"
+        );
+        assert!(
+            html.contains("id=\"sign-out\""),
+            "{page}: the header is in place"
+        );
+    }
+    let part = app.client.get("/portal/_header.html").send().await;
+    part.assert_status(StatusCode::NOT_FOUND);
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
