@@ -71,6 +71,21 @@ export function withQuery(path, params) {
   return text ? `${path}?${text}` : path;
 }
 
+/// A table filled a page at a time: the returned `load(more)` fetches the first page (or,
+/// with `more`, the next one) from `url(cursor)`, adds a row per item, and shows the page's
+/// "more" button and "empty" note (#more, #empty) as they apply.
+export function pagedTable(tbody, row, url) {
+  let cursor = null;
+  return async (more = false) => {
+    const page = await api(url(more ? cursor : null));
+    if (!more) tbody.replaceChildren();
+    tbody.append(...page.items.map(row));
+    cursor = page.next_cursor;
+    document.getElementById('more').hidden = !cursor;
+    document.getElementById('empty').hidden = tbody.children.length > 0;
+  };
+}
+
 /// Every item of a paginated list (a few pages at most: pickers and filters).
 export async function listAll(path, maxPages = 8) {
   const items = [];

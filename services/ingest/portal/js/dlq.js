@@ -1,12 +1,11 @@
 // Dead-letter queue: list with filters, retry one, retry a selection (one call each), and
 // redrive a time range (POST /dlq/retry).
 import {
-  announce, api, fail, formatTime, h, isoFromLocal, listAll, startPage, withQuery,
+  announce, api, fail, formatTime, h, isoFromLocal, listAll, pagedTable, startPage, withQuery,
 } from '/portal/js/api.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#dead-letters tbody');
-let cursor = null;
 const urls = new Map(); // webhook id -> url, for readable rows
 
 const retryPath = (id) => `/dlq/${encodeURIComponent(id)}/retry`;
@@ -41,14 +40,11 @@ function filters() {
   };
 }
 
+const loadPage = pagedTable(tbody, row, (cursor) => withQuery('/dlq', { ...filters(), cursor }));
+
 async function load(more = false) {
   try {
-    const page = await api(withQuery('/dlq', { ...filters(), cursor: more ? cursor : null }));
-    if (!more) tbody.replaceChildren();
-    tbody.append(...page.items.map(row));
-    cursor = page.next_cursor;
-    $('more').hidden = !cursor;
-    $('empty').hidden = tbody.children.length > 0;
+    await loadPage(more);
     $('select-all').checked = false;
   } catch (err) {
     fail(err);

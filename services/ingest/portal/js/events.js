@@ -1,12 +1,11 @@
 // Event log: recent events (GET /events, filtered by type), an event's deliveries and each
 // delivery's attempts as a timeline. `?event=evt_...` opens that event (links from the DLQ).
 import {
-  announce, api, fail, formatTime, h, listAll, pretty, startPage, withQuery,
+  announce, api, fail, formatTime, h, listAll, pretty, pagedTable, startPage, withQuery,
 } from '/portal/js/api.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#events tbody');
-let cursor = null;
 let current = null; // the event shown in the detail section
 
 function row(event) {
@@ -20,15 +19,12 @@ function row(event) {
     })));
 }
 
+const loadPage = pagedTable(tbody, row, (cursor) =>
+  withQuery('/events', { limit: 50, type: $('type-filter').value.trim(), cursor }));
+
 async function load(more = false) {
-  const type = $('type-filter').value.trim();
   try {
-    const page = await api(withQuery('/events', { limit: 50, type, cursor: more ? cursor : null }));
-    if (!more) tbody.replaceChildren();
-    tbody.append(...page.items.map(row));
-    cursor = page.next_cursor;
-    $('more').hidden = !cursor;
-    $('empty').hidden = tbody.children.length > 0;
+    await loadPage(more);
   } catch (err) {
     fail(err);
   }

@@ -1,13 +1,12 @@
 // Webhooks page: list, create, edit, enable/disable, delete, rotate the secret, send a test
 // event and show the receiver's answer.
 import {
-  announce, api, fail, h, listAll, poll, startPage, withQuery,
+  announce, api, fail, h, listAll, poll, pagedTable, startPage, withQuery,
 } from '/portal/js/api.js';
 
 const $ = (id) => document.getElementById(id);
 const tbody = document.querySelector('#webhooks tbody');
 const form = $('webhook-form');
-let cursor = null;
 let editing = null; // the webhook being edited, or null when the form creates one
 
 /// After a re-render, puts focus back on the same action of the same webhook (or on the
@@ -41,14 +40,11 @@ function row(hook) {
       action('Delete', remove)));
 }
 
+const loadPage = pagedTable(tbody, row, (cursor) => withQuery('/webhooks', { limit: 50, cursor }));
+
 async function load(more = false) {
   try {
-    const page = await api(withQuery('/webhooks', { limit: 50, cursor: more ? cursor : null }));
-    if (!more) tbody.replaceChildren();
-    tbody.append(...page.items.map(row));
-    cursor = page.next_cursor;
-    $('more').hidden = !cursor;
-    $('empty').hidden = tbody.children.length > 0;
+    await loadPage(more);
   } catch (err) {
     fail(err);
   }
