@@ -119,33 +119,33 @@ async fn write_unique<'a>(
         columns.push(record);
     }
     let rows: Vec<(Uuid, i32)> = sqlx::query_as(
-        "WITH input AS (
-           SELECT * FROM unnest($1::uuid[], $2::int[], $3::float8[], $4::int[], $5::int[],
-                                $6::text[], $7::text[], $8::text[], $9::float8[], $10::text[],
-                                $11::uuid[])
-             AS i (delivery, attempt, took_s, took_ms, status_code, error, response_body,
-                   status, retry_in, dead_reason, attempt_id)),
-         moved AS (
-           UPDATE deliveries d SET status = i.status, attempts = i.attempt,
-             last_status_code = i.status_code, last_error = i.error,
-             next_attempt_at = CASE WHEN i.retry_in IS NULL THEN NULL
-                                    ELSE now() + make_interval(secs => i.retry_in) END,
-             completed_at = CASE WHEN i.status = 'pending' THEN NULL ELSE now() END,
-             dead_reason = i.dead_reason, lease_until = NULL, updated_at = now(),
-             generation = d.generation + CASE WHEN i.status = 'pending' THEN 1 ELSE 0 END,
-             published_at = CASE WHEN i.status = 'pending' THEN NULL ELSE d.published_at END
-           FROM input i
+        // The batch arrives as arrays and each row reads its values by position (`j.n`). An
+        // `UPDATE ... FROM` keeps a copy of every joined input row (for rechecks under
+        // concurrent updates), so the joined input stays two narrow columns: a row of all
+        // eleven, texts included, cost a fifth of this statement.
+        "WITH moved AS (
+           UPDATE deliveries d SET status = ($8::text[])[j.n], attempts = ($2::int[])[j.n],
+             last_status_code = ($5::int[])[j.n], last_error = ($6::text[])[j.n],
+             next_attempt_at = now() + make_interval(secs => ($9::float8[])[j.n]),
+             completed_at = CASE WHEN ($8::text[])[j.n] = 'pending' THEN NULL ELSE now() END,
+             dead_reason = ($10::text[])[j.n], lease_until = NULL, updated_at = now(),
+             generation = d.generation
+               + CASE WHEN ($8::text[])[j.n] = 'pending' THEN 1 ELSE 0 END,
+             published_at = CASE WHEN ($8::text[])[j.n] = 'pending' THEN NULL
+                                 ELSE d.published_at END
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS j (id, n)
            -- The ANY keeps the plan on the primary key however stale the statistics are
            -- (a join on unnest alone may scan the whole table).
-           WHERE d.id = ANY ($1::uuid[]) AND d.id = i.delivery AND d.status = 'processing'
-           RETURNING d.id, d.generation),
+           WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.status = 'processing'
+           RETURNING d.id, d.generation, j.n),
          attempts AS (
            INSERT INTO delivery_attempts
              (id, delivery_id, attempt, started_at, duration_ms, status_code, error,
               response_body)
-           SELECT i.attempt_id, i.delivery, i.attempt, now() - make_interval(secs => i.took_s),
-                  i.took_ms, i.status_code, i.error, i.response_body
-           FROM input i JOIN moved m ON m.id = i.delivery
+           SELECT ($11::uuid[])[m.n], m.id, ($2::int[])[m.n],
+                  now() - make_interval(secs => ($3::float8[])[m.n]), ($4::int[])[m.n],
+                  ($5::int[])[m.n], ($6::text[])[m.n], ($7::text[])[m.n]
+           FROM moved m
            ON CONFLICT (delivery_id, attempt) DO NOTHING)
          SELECT id, generation FROM moved",
     )

@@ -71,3 +71,41 @@ async fn the_database_refuses_illegal_delivery_transitions(pool: PgPool) {
         );
     }
 }
+
+/// The hot tables carry no foreign keys (migration 0009): their parents are never deleted.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn the_database_refuses_to_delete_what_deliveries_point_at(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    app.event_type(&key, "order.created").await;
+    app.webhook(&key, &[]).await;
+    app.emit(&key, "order.created", json!({})).await.expect(201);
+
+    for (table, statement) in [
+        ("deliveries", "DELETE FROM deliveries"),
+        ("deliveries", "TRUNCATE deliveries CASCADE"),
+        ("webhooks", "DELETE FROM webhooks"),
+        ("webhooks", "TRUNCATE webhooks CASCADE"),
+        ("tenants", "DELETE FROM tenants"),
+        ("tenants", "TRUNCATE tenants CASCADE"),
+    ] {
+        let error = sqlx::query(statement)
+            .execute(&app.pool)
+            .await
+            .expect_err(statement);
+        assert!(
+            error
+                .to_string()
+                .contains(&format!("{table} rows are never deleted")),
+            "{statement}: {error}"
+        );
+    }
+    let rows: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM deliveries), (SELECT count(*) FROM webhooks),
+                (SELECT count(*) FROM tenants)",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, (1, 1, 1));
+}
