@@ -48,7 +48,8 @@ pub async fn fail_abandoned(
     );
     let row: Option<(i32, Option<i32>)> = sqlx::query_as(
         "UPDATE deliveries SET status = 'failed', dead_reason = 'redelivery_limit',
-           last_error = $3, completed_at = now(), lease_until = NULL, updated_at = now()
+           last_error = $3, completed_at = now(), lease_until = NULL, updated_at = now(),
+           published_at = coalesce(published_at, now())
          WHERE id = $1 AND generation = $2 AND status IN ('pending', 'processing')
          RETURNING attempts, last_status_code",
     )

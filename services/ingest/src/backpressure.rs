@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use async_nats::jetstream::Context as JetStream;
+use async_nats::jetstream::context::{ConsumerInfoError, ConsumerInfoErrorKind};
 use futures::TryStreamExt;
 use herald_runtime::config::IngestLimits;
 use herald_runtime::jetstream::Topology;
@@ -153,9 +154,45 @@ impl Backpressure {
         Ok(backlogs)
     }
 
+    /// Jobs of `tenant` that dispatchers hold and have not finished: its consumer's
+    /// unacknowledged count, read now. `None` when JetStream cannot say (NATS away); 0 for a
+    /// tenant without a consumer (disabled).
+    pub async fn in_flight(&self, tenant: &str) -> Option<u64> {
+        if !herald_runtime::nats::is_connected(&self.js.client()) {
+            return None;
+        }
+        let lookup = async {
+            let stream = self
+                .js
+                .get_stream(self.topology.deliveries_stream())
+                .await
+                .context("reading the deliveries stream")?;
+            match stream.consumer_info(Topology::consumer_name(tenant)).await {
+                Ok(info) => Ok(info.num_ack_pending as u64),
+                Err(error) if is_not_found(&error) => Ok(0),
+                Err(error) => Err(anyhow::Error::from(error)),
+            }
+        };
+        match tokio::time::timeout(JETSTREAM_LIMIT, lookup).await {
+            Ok(Ok(in_flight)) => Some(in_flight),
+            Ok(Err(error)) => {
+                tracing::warn!(error = format!("{error:#}"), tenant, "in-flight count not read");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
         self.tenant_backlogs
             .lock()
             .unwrap_or_else(|p| p.into_inner())
     }
+}
+
+fn is_not_found(error: &ConsumerInfoError) -> bool {
+    matches!(
+        error.kind(),
+        ConsumerInfoErrorKind::NotFound | ConsumerInfoErrorKind::StreamNotFound
+    )
 }

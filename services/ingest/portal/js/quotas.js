@@ -17,7 +17,7 @@ const number = (value) => (typeof value === 'number' ? value.toLocaleString() : 
 
 function row([limitName, usageName, label, unit], limits, usage) {
   const limit = limits[limitName];
-  const used = usageName && usage ? usage[usageName] : undefined;
+  const used = usageName && usage ? usage[usageName] ?? undefined : undefined;
   const share = used !== undefined && limit > 0 ? Math.min(used / limit, 1) : undefined;
   return h('tr', { 'data-quota': limitName },
     h('th', { scope: 'row', text: label }),

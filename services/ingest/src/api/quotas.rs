@@ -80,8 +80,10 @@ impl Example for LimitsPatch {
 pub struct Usage {
     /// Accepted events per second, averaged over the last 10 seconds.
     pub events_per_second: f64,
-    /// Deliveries being attempted now.
-    pub in_flight: i64,
+    /// Deliveries dispatchers hold now and have not finished (the tenant's unacknowledged
+    /// jobs on JetStream, which `max_concurrent_deliveries` caps); null when JetStream cannot
+    /// be asked.
+    pub in_flight: Option<i64>,
     /// Dead-lettered deliveries not yet retried.
     pub dlq_size: i64,
     pub webhooks: i64,
@@ -103,7 +105,7 @@ impl Example for QuotaReport {
             limits: QuotaLimits::default().into(),
             usage: Some(Usage {
                 events_per_second: 12.5,
-                in_flight: 3,
+                in_flight: Some(3),
                 dlq_size: 0,
                 webhooks: 2,
             }),
@@ -230,12 +232,13 @@ impl QuotasApi {
             .ok_or_else(|| ApiError::not_found("tenant"))?;
         let limits = store::quotas::get(&state.pool, row.id).await?;
         let usage = store::quotas::usage(&state.pool, row.id).await?;
+        let in_flight = state.backpressure.in_flight(&row.name).await;
         Ok(Json(QuotaReport {
             tenant: TenantId::from_uuid(row.id).to_string(),
             limits: limits.into(),
             usage: Some(Usage {
                 events_per_second: usage.events_per_second,
-                in_flight: usage.in_flight,
+                in_flight: in_flight.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
                 dlq_size: usage.dlq_size,
                 webhooks: usage.webhooks,
             }),

@@ -78,7 +78,6 @@ pub async fn get_for_update(conn: &mut PgConnection, tenant: Uuid) -> anyhow::Re
 pub struct Usage {
     /// Events accepted per second, averaged over the last ten seconds.
     pub events_per_second: f64,
-    pub in_flight: i64,
     pub dlq_size: i64,
     pub webhooks: i64,
 }
@@ -89,8 +88,6 @@ pub async fn usage(pool: &PgPool, tenant: Uuid) -> anyhow::Result<Usage> {
            (SELECT count(*) FROM events
              WHERE tenant_id = $1 AND created_at > now() - interval '10 seconds')::float8 / 10
              AS events_per_second,
-           (SELECT count(*) FROM deliveries WHERE tenant_id = $1 AND status = 'processing')
-             AS in_flight,
            (SELECT count(*) FROM dead_letter_queue WHERE tenant_id = $1 AND closed_at IS NULL)
              AS dlq_size,
            (SELECT count(*) FROM webhooks WHERE tenant_id = $1 AND deleted_at IS NULL)

@@ -236,7 +236,8 @@ impl TestApp {
         .await
     }
 
-    async fn jetstream(&self) -> async_nats::jetstream::Context {
+    /// A JetStream context on the app's NATS server.
+    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
         let client = herald_runtime::nats::connect(&self.config.nats_url, "consumer-check")
             .await
             .expect("NATS connects");

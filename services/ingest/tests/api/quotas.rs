@@ -126,3 +126,40 @@ async fn new_tenants_start_with_the_configured_default_quotas(pool: PgPool) {
         "unnamed limits keep the built-in default"
     );
 }
+
+/// In flight: the tenant's jobs a dispatcher holds and has not finished, as JetStream counts
+/// them (the count `max_concurrent_deliveries` caps).
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn in_flight_counts_jobs_a_dispatcher_holds(pool: PgPool) {
+    use async_nats::jetstream::consumer::pull;
+    use futures::StreamExt;
+
+    let app = spawn_app(pool).await;
+    let key = app.tenant("acme").await;
+    app.event_type(&key, "order.created").await;
+    app.webhook(&key, &[]).await;
+    app.emit(&key, "order.created", json!({})).await.expect(201);
+    let idle = app.get(&key, "/quotas/acme").await.expect(200);
+    assert_eq!(idle.body["usage"]["in_flight"], 0);
+
+    // A dispatcher's fetch, never acknowledged.
+    let js = app.jetstream().await;
+    let consumer = js
+        .get_stream("herald_DELIVERIES")
+        .await
+        .expect("the deliveries stream")
+        .get_consumer::<pull::Config>("tenant_acme")
+        .await
+        .expect("the tenant's consumer");
+    let mut jobs = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(std::time::Duration::from_secs(5))
+        .messages()
+        .await
+        .expect("a fetch");
+    let _held = jobs.next().await.expect("a job").expect("a job message");
+
+    let busy = app.get(&key, "/quotas/acme").await.expect(200);
+    assert_eq!(busy.body["usage"]["in_flight"], 1);
+}
