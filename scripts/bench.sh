@@ -6,7 +6,7 @@
 # Not part of CI: the figures are written up in docs/perf/README.md.
 #
 #   scripts/bench.sh                 # the standard scenarios: ceiling, seed, fanout, peak
-#   scripts/bench.sh seed            # only the named ones (also: soak, scale-out)
+#   scripts/bench.sh seed            # only the named ones (also: sweep, soak, scale-out)
 #   BENCH_DURATION=10s scripts/bench.sh seed   # a shorter smoke run
 #   BENCH_DISPATCHER_CONCURRENCY=10 scripts/bench.sh scale-out   # one vs two dispatchers
 #   BENCH_BIN_DIR=/path/to/release scripts/bench.sh seed          # another build's services
@@ -165,10 +165,18 @@ for scenario in "${scenarios[@]}"; do
     fanout) run fanout --rate 500 --webhooks 100 --fanout 10 --drain 30s ;;
     # As fast as the API answers, ten deliveries per event.
     peak) run peak --rate 0 --concurrency 64 --webhooks 100 --fanout 10 --drain 30s ;;
+    # Open loop at rising rates, ten deliveries per event, 30 s each: the sustained peak is
+    # the highest rate whose deliveries keep up with end-to-end p95 under 50 ms (a closed
+    # loop, as in peak, measures a full backlog instead). BENCH_SWEEP: events/s per step.
+    sweep)
+      for rate in ${BENCH_SWEEP:-300 350 400 450 500}; do
+        duration=${BENCH_SWEEP_DURATION:-30s} run "sweep-$rate" --rate "$rate" --webhooks 100 \
+          --fanout 10 --drain 30s
+      done ;;
     soak) duration=${BENCH_SOAK_DURATION:-10m} run soak --rate 1000 --webhooks 100 --drain 30s ;;
     scale-out) scale_out ;;
     scale-1) duration=20s run scale-1 --rate 500 --webhooks 100 --receiver-delay 50ms --drain 120s ;;
-    *) die "unknown scenario $scenario: ceiling, seed, fanout, peak, soak or scale-out" ;;
+    *) die "unknown scenario $scenario: ceiling, seed, fanout, peak, sweep, soak or scale-out" ;;
   esac
 done
 log "results in $results"

@@ -252,11 +252,14 @@ fn status(
         observed_generation: generation,
         consumer: Some(Consumers::name(&resource.spec.tenant)),
         api_key_secret: Some(secret::name(resource)),
+        // A count Herald could not read keeps the last status's usage until the next resync.
         usage: progress
             .usage
-            .map(|u| TenantUsage {
-                in_flight: u.in_flight,
-                dlq_size: u.dlq_size,
+            .and_then(|u| {
+                Some(TenantUsage {
+                    in_flight: u.in_flight?,
+                    dlq_size: u.dlq_size,
+                })
             })
             .or(existing.usage),
     }

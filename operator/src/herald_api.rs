@@ -58,7 +58,8 @@ pub struct Limits {
 /// `usage` of `GET /quotas/{tenant}`.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
 pub struct Usage {
-    pub in_flight: i64,
+    /// `None` when Herald could not ask JetStream.
+    pub in_flight: Option<i64>,
     pub dlq_size: i64,
 }
 

@@ -176,7 +176,11 @@ impl Backpressure {
         match tokio::time::timeout(JETSTREAM_LIMIT, lookup).await {
             Ok(Ok(in_flight)) => Some(in_flight),
             Ok(Err(error)) => {
-                tracing::warn!(error = format!("{error:#}"), tenant, "in-flight count not read");
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    tenant,
+                    "in-flight count not read"
+                );
                 None
             }
             Err(_) => None,

@@ -84,6 +84,9 @@ pub struct Deliveries {
     /// Event due (open loop) to the receiver's first sight: the latency a producer sending
     /// at this rate sees, queueing in front of a saturated API included.
     pub due_to_delivery: Option<Percentiles>,
+    /// `end_to_end` of the deliveries that arrived from `WARM_UP` after the first send on:
+    /// the steady state, without a new tenant's first second (its consumer being found).
+    pub end_to_end_steady: Option<Percentiles>,
     /// `end_to_end` as counts per latency bucket (see `histogram`).
     pub end_to_end_histogram: Vec<Bucket>,
 }
@@ -107,6 +110,9 @@ pub struct Second {
 }
 
 /// The first arrival of each distinct delivery id.
+/// Arrivals before this, counted from the first send, are left out of `end_to_end_steady`.
+pub const WARM_UP: Duration = Duration::from_secs(5);
+
 struct Matched {
     from_due: Vec<Duration>,
     first: HashMap<String, Instant>,
@@ -209,6 +215,13 @@ pub fn deliveries(
         },
         last_arrival_s: (last_s * 1e3).round() / 1e3,
         end_to_end: Percentiles::of(m.latencies.iter().map(|(_, d)| *d).collect()),
+        end_to_end_steady: Percentiles::of(
+            m.latencies
+                .iter()
+                .filter(|(at, _)| at.saturating_duration_since(start) >= WARM_UP)
+                .map(|(_, d)| *d)
+                .collect(),
+        ),
         due_to_delivery: Percentiles::of(m.from_due.clone()),
         end_to_end_histogram: histogram::of(m.latencies.iter().map(|(_, d)| *d)),
     };
@@ -293,6 +306,9 @@ pub fn summary(report: &Report) -> String {
         if let Some(p) = &d.end_to_end {
             out += &format!("  end to end (201 -> receiver): {}\n", line(p));
         }
+        if let Some(p) = &d.end_to_end_steady {
+            out += &format!("  end to end from {}s on: {}\n", WARM_UP.as_secs(), line(p));
+        }
         if let Some(p) = &d.due_to_delivery {
             out += &format!("  due -> receiver: {}\n", line(p));
         }
@@ -364,6 +380,21 @@ mod tests {
         assert_eq!(timeline[0].p50_ms, Some(20.0));
         let counted: usize = d.end_to_end_histogram.iter().map(|b| b.count).sum();
         assert_eq!(counted, 1);
+    }
+
+    #[test]
+    fn the_steady_figure_leaves_out_the_warm_up() {
+        let start = Instant::now();
+        let warm = WARM_UP.as_millis() as u64;
+        let sent = vec![sent(start, 0, &["msg_a"]), sent(start, warm, &["msg_b"])];
+        let arrivals = vec![
+            arrival(start, 900, "msg_a", 0),
+            arrival(start, warm + 15, "msg_b", warm),
+        ];
+        let (d, _) = deliveries(&sent, &arrivals, start, WARM_UP * 2);
+        assert_eq!(d.end_to_end.unwrap().max_ms, 895.0);
+        let steady = d.end_to_end_steady.unwrap();
+        assert_eq!((steady.count, steady.max_ms), (1, 10.0));
     }
 
     #[test]
