@@ -16,6 +16,8 @@ pub struct ProcessUsage {
     pub cpu_cores: f64,
     pub rss_peak_mib: f64,
     pub rss_last_mib: f64,
+    /// RSS at the first sample and then once a minute: flat over a soak, or growing.
+    pub rss_by_minute_mib: Vec<f64>,
     /// False when the process was gone before the first sample.
     pub sampled: bool,
 }
@@ -95,6 +97,7 @@ fn summarise(name: String, pid: u32, samples: &[Sample], hz: f64) -> ProcessUsag
             cpu_cores: 0.0,
             rss_peak_mib: 0.0,
             rss_last_mib: 0.0,
+            rss_by_minute_mib: Vec::new(),
             sampled: false,
         };
     };
@@ -107,13 +110,43 @@ fn summarise(name: String, pid: u32, samples: &[Sample], hz: f64) -> ProcessUsag
         cpu_cores: if wall > 0.0 { cpu_seconds / wall } else { 0.0 },
         rss_peak_mib: mib(samples.iter().map(|s| s.rss_kib).max().unwrap_or(0)),
         rss_last_mib: mib(last.rss_kib),
+        rss_by_minute_mib: by_minute(samples)
+            .map(|s| (mib(s.rss_kib) * 10.0).round() / 10.0)
+            .collect(),
         sampled: true,
     }
+}
+
+/// The first sample and the first one at least a whole minute after the one before.
+fn by_minute(samples: &[Sample]) -> impl Iterator<Item = &Sample> {
+    let mut next = samples.first().map(|s| s.at);
+    samples.iter().filter(move |s| match next {
+        Some(due) if s.at >= due => {
+            next = Some(due + Duration::from_secs(60));
+            true
+        }
+        _ => false,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_is_kept_once_a_minute() {
+        let start = Instant::now();
+        let samples: Vec<Sample> = (0..150)
+            .map(|n| Sample {
+                at: start + Duration::from_secs(n),
+                cpu_ticks: n,
+                rss_kib: 1024 * (n + 1),
+            })
+            .collect();
+        let usage = summarise("p".into(), 1, &samples, 100.0);
+        assert_eq!(usage.rss_by_minute_mib, vec![1.0, 61.0, 121.0]);
+        assert_eq!(usage.rss_last_mib, 150.0);
+    }
 
     #[test]
     fn samples_this_process() {

@@ -318,6 +318,14 @@ pub fn summary(report: &Report) -> String {
             "  {} (pid {}): {:.1} CPU s ({:.2} cores), RSS peak {:.0} MiB, last {:.0} MiB\n",
             p.name, p.pid, p.cpu_seconds, p.cpu_cores, p.rss_peak_mib, p.rss_last_mib
         );
+        if p.rss_by_minute_mib.len() > 2 {
+            let minutes: Vec<String> = p
+                .rss_by_minute_mib
+                .iter()
+                .map(|m| format!("{m:.0}"))
+                .collect();
+            out += &format!("    RSS by minute (MiB): {}\n", minutes.join(", "));
+        }
     }
     out
 }
