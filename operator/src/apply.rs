@@ -252,17 +252,21 @@ fn status(
         observed_generation: generation,
         consumer: Some(Consumers::name(&resource.spec.tenant)),
         api_key_secret: Some(secret::name(resource)),
-        // A count Herald could not read keeps the last status's usage until the next resync.
-        usage: progress
-            .usage
-            .and_then(|u| {
-                Some(TenantUsage {
-                    in_flight: u.in_flight?,
-                    dlq_size: u.dlq_size,
-                })
-            })
-            .or(existing.usage),
+        usage: reported_usage(progress.usage, existing.usage),
     }
+}
+
+/// The usage the status reports: what Herald said this run, or the last status's while
+/// Herald could not say (no answer, or an in-flight count it could not read from JetStream).
+fn reported_usage(fresh: Option<Usage>, last: Option<TenantUsage>) -> Option<TenantUsage> {
+    fresh
+        .and_then(|u| {
+            Some(TenantUsage {
+                in_flight: u.in_flight?,
+                dlq_size: u.dlq_size,
+            })
+        })
+        .or(last)
 }
 
 /// Patches the status subresource, unless it already says exactly this.
@@ -282,4 +286,41 @@ async fn write_status(
     api.patch_status(&resource.name_any(), &PatchParams::default(), &patch)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAST: TenantUsage = TenantUsage {
+        in_flight: 4,
+        dlq_size: 2,
+    };
+
+    #[test]
+    fn usage_is_what_herald_said_this_run() {
+        let fresh = Usage {
+            in_flight: Some(7),
+            dlq_size: 1,
+        };
+        let reported = reported_usage(Some(fresh), Some(LAST));
+        assert_eq!(
+            reported,
+            Some(TenantUsage {
+                in_flight: 7,
+                dlq_size: 1
+            })
+        );
+    }
+
+    #[test]
+    fn an_unread_in_flight_count_keeps_the_last_usage() {
+        let fresh = Usage {
+            in_flight: None,
+            dlq_size: 1,
+        };
+        assert_eq!(reported_usage(Some(fresh), Some(LAST)), Some(LAST));
+        assert_eq!(reported_usage(Some(fresh), None), None);
+        assert_eq!(reported_usage(None, Some(LAST)), Some(LAST));
+    }
 }
