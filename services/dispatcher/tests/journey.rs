@@ -36,6 +36,47 @@ fn steps(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// With no exporter set, every log line of the event and every `traceparent` its receiver
+/// got name one trace: the emitting request's, continued through each job and attempt.
+fn one_trace_from_request_to_receiver(log: &std::path::Path, event: &str, receiver: &Receiver) {
+    let text = std::fs::read_to_string(log).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .filter(|line: &serde_json::Value| line["event_id"] == event)
+        .collect();
+    let traces: std::collections::BTreeSet<&str> = lines
+        .iter()
+        .map(|line| {
+            line["trace_id"]
+                .as_str()
+                .expect("every line has a trace id")
+        })
+        .collect();
+    assert_eq!(traces.len(), 1, "{lines:#?}");
+    let trace = *traces.first().unwrap();
+    assert_eq!(trace.len(), 32);
+    let sent: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|request| request.header("traceparent").unwrap().to_owned())
+        .collect();
+    assert_eq!(sent.len(), 3);
+    let spans: std::collections::BTreeSet<&str> = sent
+        .iter()
+        .map(|traceparent| {
+            let parts: Vec<&str> = traceparent.split('-').collect();
+            assert_eq!((parts[0], parts[1], parts[3]), ("00", trace, "01"));
+            parts[2]
+        })
+        .collect();
+    assert_eq!(
+        spans.len(),
+        3,
+        "each attempt is a span of its own: {sent:?}"
+    );
+}
+
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn the_journey_command_follows_an_event_to_success_and_to_the_dlq(pool: PgPool) {
     let log = tempfile::NamedTempFile::new().unwrap();
@@ -96,6 +137,7 @@ async fn the_journey_command_follows_an_event_to_success_and_to_the_dlq(pool: Pg
         "{statuses:?}"
     );
     assert!(lines.iter().any(|l| l.contains("retry_in=")), "{lines:#?}");
+    one_trace_from_request_to_receiver(path, delivered["id"].as_str().unwrap(), &flaky);
 
     let lines = journey(dead["id"].as_str().unwrap(), path);
     let expected = [

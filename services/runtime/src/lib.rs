@@ -16,6 +16,7 @@ pub mod resolve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod trace_context;
+pub mod trace_ids;
 
 pub use config::Config;
 pub use database::MIGRATOR;

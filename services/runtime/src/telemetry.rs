@@ -1,8 +1,9 @@
 //! One telemetry set-up per binary: log lines to stdout (JSON by default, see `log_lines`),
-//! filtered by `RUST_LOG`, and OpenTelemetry spans for every `tracing` span. Spans always get
-//! W3C ids (logs and receivers see them); they are exported over OTLP/HTTP (protobuf) only
-//! when `OTEL_EXPORTER_OTLP_ENDPOINT` is set. The standard `OTEL_EXPORTER_OTLP_HEADERS`,
-//! `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_BSP_*` variables tune the exporter.
+//! filtered by `RUST_LOG`, and trace context for Herald's `tracing` spans. Spans always get
+//! W3C ids (logs and receivers see them). When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, every
+//! span becomes an OpenTelemetry span exported over OTLP/HTTP (protobuf), tuned by the
+//! standard `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_BSP_*`
+//! variables; otherwise spans get only their ids (`trace_ids`), which costs far less.
 //! docs/observability.md shows the spans of one event.
 
 use anyhow::Context;
@@ -20,23 +21,30 @@ use tracing_subscriber::{Layer, fmt};
 
 use crate::config::{Config, LogFormat};
 use crate::log_lines::JsonLines;
+use crate::trace_ids::TraceIds;
 
-/// Keeps the trace pipeline alive; `shutdown` sends what is still buffered.
+/// Keeps the trace pipeline alive, if there is one; `shutdown` sends what is still buffered.
 pub struct Telemetry {
-    provider: SdkTracerProvider,
+    provider: Option<SdkTracerProvider>,
 }
 
 impl Telemetry {
     /// Exports every finished span now (blocking).
     pub fn flush(&self) {
-        if let Err(error) = self.provider.force_flush() {
+        let Some(provider) = &self.provider else {
+            return;
+        };
+        if let Err(error) = provider.force_flush() {
             tracing::warn!(%error, "spans not exported");
         }
     }
 
     /// Exports what is buffered and stops the pipeline (blocking).
     pub fn shutdown(self) {
-        if let Err(error) = self.provider.shutdown() {
+        let Some(provider) = self.provider else {
+            return;
+        };
+        if let Err(error) = provider.shutdown() {
             tracing::warn!(%error, "trace pipeline did not shut down cleanly");
         }
     }
@@ -72,14 +80,22 @@ pub fn init_with<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
-    let provider = tracer_provider(service, otlp_endpoint)?;
+    let provider = otlp_endpoint
+        .map(|endpoint| tracer_provider(service, endpoint))
+        .transpose()?;
     // Herald's own spans, whatever `RUST_LOG` says: it tunes the log, not the traces.
-    let spans = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(service))
-        .with_threads(false)
-        .with_location(false)
-        .with_tracked_inactivity(false)
-        .with_filter(Targets::new().with_target("herald", LevelFilter::INFO));
+    let herald_spans = || Targets::new().with_target("herald", LevelFilter::INFO);
+    let exported = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service))
+            .with_threads(false)
+            .with_location(false)
+            .with_tracked_inactivity(false)
+            .with_filter(herald_spans())
+    });
+    let ids_only = provider
+        .is_none()
+        .then(|| TraceIds.with_filter(herald_spans()));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = match format {
         LogFormat::Json => fmt::layer()
@@ -95,21 +111,16 @@ where
             .boxed(),
     };
     let _ = tracing_subscriber::registry()
-        .with(spans)
+        .with(exported)
+        .with(ids_only)
         .with(lines)
         .try_init();
     Ok(Telemetry { provider })
 }
 
-fn tracer_provider(
-    service: &'static str,
-    otlp_endpoint: Option<&str>,
-) -> anyhow::Result<SdkTracerProvider> {
+fn tracer_provider(service: &'static str, endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
     let resource = Resource::builder().with_service_name(service).build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
-    let Some(endpoint) = otlp_endpoint else {
-        return Ok(builder.build());
-    };
     let traces = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()

@@ -4,20 +4,34 @@
 //! along. Each span also records its ids as the `trace_id` and `span_id` fields, which the
 //! JSON log lines written inside it carry (see `log_lines`).
 //!
+//! The ids come from the OpenTelemetry layer where spans are exported, and from the lighter
+//! `trace_ids` layer otherwise (see `telemetry`).
+//!
 //! Spans passed here must declare `trace_id` and `span_id` as `tracing::field::Empty`.
 
+use herald_domain::traceparent::TraceParent;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tracing::Span;
+use tracing::field::display;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::trace_ids;
 
 const TRACEPARENT: &str = "traceparent";
 
 /// Makes `span` the child of the remote span `traceparent` names (an absent or malformed value
 /// leaves it the root of a new trace), then records its ids. Call it before entering the span.
 pub fn continue_trace(span: &Span, traceparent: Option<&str>) {
-    if let Some(value) = traceparent {
+    if trace_ids::ids(span).is_some() {
+        if let Some(remote) = traceparent.and_then(TraceParent::parse) {
+            trace_ids::update(span, |ids| {
+                ids.trace_id = remote.trace_id;
+                ids.sampled = remote.sampled;
+            });
+        }
+    } else if let Some(value) = traceparent {
         let parent = TraceContextPropagator::new().extract(&OneHeader(value));
         if parent.span().span_context().is_valid() {
             // Fails only once the span has started, which callers do not let happen.
@@ -29,6 +43,11 @@ pub fn continue_trace(span: &Span, traceparent: Option<&str>) {
 
 /// Records the span's trace and span ids as its `trace_id` and `span_id` fields.
 pub fn record_ids(span: &Span) {
+    if let Some(ids) = trace_ids::ids(span) {
+        span.record("trace_id", display(hex(&ids.trace_id)));
+        span.record("span_id", display(hex(&ids.parent_id)));
+        return;
+    }
     let context = span.context();
     let span_context = context.span().span_context().clone();
     if span_context.is_valid() {
@@ -38,7 +57,7 @@ pub fn record_ids(span: &Span) {
 }
 
 /// Renames the span once it has started (`otel.name` is read only at the start), e.g. when
-/// routing has told what an HTTP request was.
+/// routing has told what an HTTP request was. Only exported spans have a name to change.
 pub fn rename(span: &Span, name: String) {
     span.context().span().update_name(name);
 }
@@ -46,6 +65,9 @@ pub fn rename(span: &Span, name: String) {
 /// The span's `traceparent` value, or `None` where no OpenTelemetry layer records spans
 /// (tests that install no telemetry).
 pub fn traceparent(span: &Span) -> Option<String> {
+    if let Some(ids) = trace_ids::ids(span) {
+        return Some(ids.to_string());
+    }
     let context = span.context();
     if !context.span().span_context().is_valid() {
         return None;
@@ -53,6 +75,17 @@ pub fn traceparent(span: &Span) -> Option<String> {
     let mut carrier = Captured(None);
     TraceContextPropagator::new().inject_context(&context, &mut carrier);
     carrier.0
+}
+
+/// Lower-case hex, shown without allocating.
+fn hex(bytes: &[u8]) -> impl std::fmt::Display + '_ {
+    struct Hex<'a>(&'a [u8]);
+    impl std::fmt::Display for Hex<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+        }
+    }
+    Hex(bytes)
 }
 
 /// A carrier holding just the one header we propagate.
