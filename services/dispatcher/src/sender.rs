@@ -75,20 +75,21 @@ impl Sender {
     /// POSTs `body` to `url` with `headers`; never fails, every outcome is a report.
     pub async fn send(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> AttemptReport {
         let started = Instant::now();
-        if let Some(refused) = self.refuse_by_policy(url) {
+        // Parsed once, for the policy and for the request; an unparsable URL goes to reqwest
+        // as given, which reports why.
+        let parsed = url::Url::parse(url).ok();
+        if let Some(refused) = parsed.as_ref().and_then(|url| self.refuse_by_policy(url)) {
             return AttemptReport {
                 result: refused,
                 duration: started.elapsed(),
                 response_excerpt: None,
             };
         }
-        let sent = self
-            .client
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await;
+        let request = match parsed {
+            Some(parsed) => self.client.post(parsed),
+            None => self.client.post(url),
+        };
+        let sent = request.headers(headers).body(body).send().await;
         let (result, response_excerpt) = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -117,8 +118,7 @@ impl Sender {
 
     /// What can be judged before connecting: the port, internal host names, and IP-literal
     /// hosts, which hyper never hands to the resolver.
-    fn refuse_by_policy(&self, url: &str) -> Option<AttemptResult> {
-        let parsed = url::Url::parse(url).ok()?;
+    fn refuse_by_policy(&self, parsed: &url::Url) -> Option<AttemptResult> {
         let port = parsed.port_or_known_default()?;
         if !self.policy.permits_port(port) {
             let allowed = self.policy.ports();

@@ -12,7 +12,7 @@ use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
@@ -93,9 +93,12 @@ where
             .with_tracked_inactivity(false)
             .with_filter(herald_spans())
     });
-    let ids_only = provider
-        .is_none()
-        .then(|| TraceIds.with_filter(herald_spans()));
+    let ids_only = provider.is_none().then(|| {
+        // Spans only: this layer has nothing to do with events, and asking for none lets
+        // an event the log does not want either be skipped at its call site.
+        let spans_only = filter_fn(|metadata| metadata.is_span());
+        TraceIds.with_filter(herald_spans().and(spans_only))
+    });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = match format {
         LogFormat::Json => fmt::layer()
