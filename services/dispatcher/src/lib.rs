@@ -48,7 +48,8 @@ use crate::worker::Worker;
 pub const HEALTH_ADDR_VARIABLE: &str = "HERALD_DISPATCHER_HEALTH_ADDR";
 pub const DEFAULT_HEALTH_ADDR: &str = "127.0.0.1:8081";
 
-/// How often new tenant consumers are looked for.
+/// How often tenant consumers are looked for, besides at once on JetStream's advisory that one
+/// was created or deleted.
 pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Connects, then dispatches and serves health until `shutdown`.

@@ -1,7 +1,10 @@
 //! Finds the tenants' consumers on the deliveries stream and keeps one puller per consumer.
-//! Locally ingest creates a consumer with each tenant; on Kubernetes the operator does. New
-//! consumers are picked up within a discovery interval; a puller whose consumer vanished (its
-//! tenant was disabled) is stopped, even one idle at a cap of 0.
+//! Locally ingest creates a consumer with each tenant; on Kubernetes the operator does. A
+//! discovery pass runs every discovery interval, and at once when JetStream announces that a
+//! consumer of the stream was created or deleted, so a new tenant's first events do not wait
+//! for the next pass (the interval still covers an advisory missed while NATS was away). A
+//! puller whose consumer vanished (its tenant was disabled) is stopped, even one idle at a cap
+//! of 0.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,7 +12,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::Context as JetStream;
 use async_nats::jetstream::consumer::pull;
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use herald_runtime::jetstream::Topology;
 use herald_runtime::outbox::Outbox;
 use herald_runtime::shutdown::ShutdownToken;
@@ -71,6 +75,7 @@ impl Supervisor {
     pub async fn run(self, shutdown: ShutdownToken) {
         let mut pullers: HashMap<String, Running> = HashMap::new();
         let mut caps = TenantCaps::new(self.default_tenant_cap);
+        let mut changes = self.consumer_changes().await;
         loop {
             pullers.retain(|_, running| !running.handle.is_finished());
             if let Err(error) = caps.refresh(&self.worker.pool).await {
@@ -88,11 +93,29 @@ impl Supervisor {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = tokio::time::sleep(self.discovery_interval) => {}
+                () = next_change(&mut changes) => {}
             }
         }
         for (_, running) in pullers {
             let _ = running.handle.await;
         }
+    }
+
+    /// JetStream's advisories about consumers of the deliveries stream coming and going; none
+    /// if the subscription fails (discovery then runs on the interval alone).
+    async fn consumer_changes(&self) -> Option<BoxStream<'static, async_nats::Message>> {
+        let client = self.js.client();
+        let mut subscriptions = Vec::new();
+        for subject in self.topology.consumer_change_subjects() {
+            match client.subscribe(subject).await {
+                Ok(subscription) => subscriptions.push(subscription),
+                Err(error) => {
+                    tracing::warn!(%error, "consumer advisories not subscribed; discovery runs on its interval only");
+                    return None;
+                }
+            }
+        }
+        Some(futures::stream::select_all(subscriptions).boxed())
     }
 
     async fn discover(
@@ -143,4 +166,17 @@ impl Supervisor {
         }
         Ok(())
     }
+}
+
+/// Resolves when a consumer was created or deleted, after taking every other announcement
+/// already queued (one pass covers them all); never, without a subscription.
+async fn next_change(changes: &mut Option<BoxStream<'static, async_nats::Message>>) {
+    let Some(stream) = changes else {
+        return std::future::pending().await;
+    };
+    if stream.next().await.is_none() {
+        *changes = None;
+        return std::future::pending().await;
+    }
+    while let Some(Some(_)) = stream.next().now_or_never() {}
 }

@@ -86,6 +86,16 @@ impl Topology {
             .collect()
     }
 
+    /// The advisory subjects JetStream publishes when a consumer of the deliveries stream is
+    /// created or deleted (a tenant added, enabled or disabled, by ingest or the operator).
+    pub fn consumer_change_subjects(&self) -> Vec<String> {
+        let stream = self.deliveries_stream();
+        ["CREATED", "DELETED"]
+            .iter()
+            .map(|kind| format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.*"))
+            .collect()
+    }
+
     pub fn job_subject(&self, tenant: &str, webhook: &str) -> String {
         format!("{}.deliveries.{tenant}.{webhook}", self.prefix)
     }

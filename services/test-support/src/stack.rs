@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::{NatsServer, ScriptedDns, eventually};
+use herald_dispatcher::supervisor::Supervisor;
 use herald_runtime::Config;
 use herald_runtime::shutdown::ShutdownToken;
 use poem::EndpointExt;
@@ -103,12 +104,18 @@ impl Stack {
     }
 
     pub async fn start_dispatcher(&mut self) {
+        self.start_dispatcher_with(|_| {}).await;
+    }
+
+    /// Starts a dispatcher whose supervisor `adjust` changed first (its discovery interval...).
+    pub async fn start_dispatcher_with(&mut self, adjust: impl FnOnce(&mut Supervisor)) {
         assert!(self.dispatcher.is_none(), "a dispatcher already runs");
         let nats = connect(&self.config).await;
         let mut registry = prometheus_client::registry::Registry::default();
-        let supervisor =
+        let mut supervisor =
             herald_dispatcher::supervisor(&self.config, self.pool.clone(), nats, &mut registry)
                 .expect("dispatcher builds");
+        adjust(&mut supervisor);
         let token = ShutdownToken::new();
         let handle = tokio::spawn(supervisor.run(token.clone()));
         self.dispatcher = Some((token, handle));

@@ -1,5 +1,6 @@
 //! A tenant's lifecycle as the dispatcher sees it: suspension pauses its deliveries without
 //! losing any, and its own retry schedule replaces the platform's.
+//! A tenant added while a dispatcher runs is served without waiting for a discovery pass.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -124,5 +125,41 @@ async fn a_tenants_own_retry_schedule_replaces_the_platforms(pool: PgPool) {
     eventually("the dead letter", Duration::from_secs(5), || async {
         (stack.dead_letters().await == 1).then_some(())
     })
+    .await;
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_tenant_added_while_dispatching_is_served_without_waiting_for_a_discovery_pass(
+    pool: PgPool,
+) {
+    let mut stack = Stack::start(pool, &[]).await;
+    let early_key = stack.tenant("early").await;
+    let early = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&early_key, &early.url()).await;
+    // A dispatcher whose periodic pass runs only at start: the early tenant's delivery shows
+    // that pass is over, so only the advisory for the late tenant's consumer can find it.
+    stack.stop_dispatcher().await;
+    stack
+        .start_dispatcher_with(|supervisor| {
+            supervisor.discovery_interval = Duration::from_secs(3600);
+        })
+        .await;
+    stack.emit(&early_key, json!({})).await;
+    eventually(
+        "the early tenant's delivery",
+        Duration::from_secs(10),
+        || async { (early.count() == 1).then_some(()) },
+    )
+    .await;
+
+    let late_key = stack.tenant("late").await;
+    let late = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&late_key, &late.url()).await;
+    stack.emit(&late_key, json!({})).await;
+    eventually(
+        "the late tenant's delivery",
+        Duration::from_secs(10),
+        || async { (late.count() == 1).then_some(()) },
+    )
     .await;
 }
