@@ -1,10 +1,11 @@
-//! Finds the tenants' consumers on the deliveries stream and keeps one puller per consumer.
-//! Locally ingest creates a consumer with each tenant; on Kubernetes the operator does. A
-//! discovery pass runs every discovery interval, and at once when JetStream announces that a
-//! consumer of the stream was created or deleted, so a new tenant's first events do not wait
-//! for the next pass (the interval still covers an advisory missed while NATS was away). A
-//! puller whose consumer vanished (its tenant was disabled) is stopped, even one idle at a cap
-//! of 0.
+//! Finds the tenants' consumers on the deliveries stream and keeps one puller per consumer,
+//! and reads each tenant's concurrency cap. Locally ingest creates a consumer with each
+//! tenant; on Kubernetes the operator does. A discovery pass runs every discovery interval,
+//! and at once when ingest announces a tenant change (created, suspended, resumed, its quotas
+//! changed) or JetStream announces that a consumer of the stream was created or deleted: a new
+//! tenant's first events, a resumption or a raised cap do not wait for the next pass (the
+//! interval still covers an announcement missed while NATS was away). A puller whose consumer
+//! vanished (its tenant was disabled) is stopped, even one idle at a cap of 0.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,7 +76,7 @@ impl Supervisor {
     pub async fn run(self, shutdown: ShutdownToken) {
         let mut pullers: HashMap<String, Running> = HashMap::new();
         let mut caps = TenantCaps::new(self.default_tenant_cap);
-        let mut changes = self.consumer_changes().await;
+        let mut changes = self.tenant_changes().await;
         loop {
             pullers.retain(|_, running| !running.handle.is_finished());
             if let Err(error) = caps.refresh(&self.worker.pool).await {
@@ -101,16 +102,16 @@ impl Supervisor {
         }
     }
 
-    /// JetStream's advisories about consumers of the deliveries stream coming and going; none
-    /// if the subscription fails (discovery then runs on the interval alone).
-    async fn consumer_changes(&self) -> Option<BoxStream<'static, async_nats::Message>> {
+    /// The announcements of tenant and consumer changes; none if the subscription fails
+    /// (discovery then runs on the interval alone).
+    async fn tenant_changes(&self) -> Option<BoxStream<'static, async_nats::Message>> {
         let client = self.js.client();
         let mut subscriptions = Vec::new();
-        for subject in self.topology.consumer_change_subjects() {
+        for subject in self.topology.tenant_change_subjects() {
             match client.subscribe(subject).await {
                 Ok(subscription) => subscriptions.push(subscription),
                 Err(error) => {
-                    tracing::warn!(%error, "consumer advisories not subscribed; discovery runs on its interval only");
+                    tracing::warn!(%error, "tenant changes not subscribed; discovery runs on its interval only");
                     return None;
                 }
             }
@@ -168,7 +169,7 @@ impl Supervisor {
     }
 }
 
-/// Resolves when a consumer was created or deleted, after taking every other announcement
+/// Resolves when a tenant or a consumer changed, after taking every other announcement
 /// already queued (one pass covers them all); never, without a subscription.
 async fn next_change(changes: &mut Option<BoxStream<'static, async_nats::Message>>) {
     let Some(stream) = changes else {

@@ -100,8 +100,10 @@ impl Publisher {
     }
 
     /// Brings one tenant's consumer in line with what the database says now: present with
-    /// its concurrency quota as `max_ack_pending`, or absent for a disabled tenant. Never
-    /// fails: when NATS is unreachable the relay's next topology pass does it.
+    /// its concurrency quota as `max_ack_pending`, or absent for a disabled tenant, then tells
+    /// the dispatchers the tenant changed (they read its status and cap at once rather than at
+    /// their next discovery pass). Never fails: when NATS is unreachable the relay's next
+    /// topology pass brings the consumer up to date, and the dispatchers' own passes find it.
     pub async fn sync_tenant(&self, tenant: uuid::Uuid) {
         if !self.outbox.connected() {
             tracing::warn!(
@@ -129,6 +131,17 @@ impl Publisher {
                 "tenant consumer not brought up to date yet; the relay will"
             );
             self.invalidate_topology();
+        }
+        self.announce_change(tenant).await;
+    }
+
+    /// Best effort: a lost announcement only delays the change to a dispatcher's next pass.
+    async fn announce_change(&self, tenant: uuid::Uuid) {
+        let subject = self.outbox.topology().tenant_changed_subject();
+        let id = herald_domain::TenantId::from_uuid(tenant).to_string();
+        let client = self.outbox.jetstream().client();
+        if let Err(error) = client.publish(subject, id.into()).await {
+            tracing::debug!(%error, "tenant change not announced; dispatchers will see it on their next pass");
         }
     }
 

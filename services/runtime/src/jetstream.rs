@@ -86,13 +86,23 @@ impl Topology {
             .collect()
     }
 
-    /// The advisory subjects JetStream publishes when a consumer of the deliveries stream is
-    /// created or deleted (a tenant added, enabled or disabled, by ingest or the operator).
-    pub fn consumer_change_subjects(&self) -> Vec<String> {
+    /// Where ingest announces that a tenant changed (created, its status or quotas updated),
+    /// once the change is stored and its consumer brought up to date. Core NATS, best effort:
+    /// dispatchers also look on their own every discovery interval.
+    pub fn tenant_changed_subject(&self) -> String {
+        format!("{}.tenants.changed", self.prefix)
+    }
+
+    /// What makes a dispatcher look at the tenants again at once: ingest's announcement, and
+    /// the advisories JetStream publishes when a consumer of the deliveries stream is created
+    /// or deleted (by ingest or by the operator).
+    pub fn tenant_change_subjects(&self) -> Vec<String> {
         let stream = self.deliveries_stream();
-        ["CREATED", "DELETED"]
+        let advisories = ["CREATED", "DELETED"]
             .iter()
-            .map(|kind| format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.*"))
+            .map(|kind| format!("$JS.EVENT.ADVISORY.CONSUMER.{kind}.{stream}.*"));
+        std::iter::once(self.tenant_changed_subject())
+            .chain(advisories)
             .collect()
     }
 

@@ -1,6 +1,7 @@
 //! A tenant's lifecycle as the dispatcher sees it: suspension pauses its deliveries without
 //! losing any, and its own retry schedule replaces the platform's.
-//! A tenant added while a dispatcher runs is served without waiting for a discovery pass.
+//! A tenant added or resumed while a dispatcher runs is served without waiting for its next
+//! discovery pass.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -160,6 +161,42 @@ async fn a_tenant_added_while_dispatching_is_served_without_waiting_for_a_discov
         "the late tenant's delivery",
         Duration::from_secs(10),
         || async { (late.count() == 1).then_some(()) },
+    )
+    .await;
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn resuming_a_tenant_takes_effect_without_waiting_for_a_discovery_pass(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[]).await;
+    let key = stack.tenant("acme").await;
+    let other_key = stack.tenant("other").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    let other = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    stack.webhook(&other_key, &other.url()).await;
+    stack.stop_dispatcher().await;
+    patch_tenant(&stack, "acme", json!({ "status": "suspended" })).await;
+    // Its periodic pass runs only at start; the other tenant's delivery shows it is over.
+    stack
+        .start_dispatcher_with(|supervisor| {
+            supervisor.discovery_interval = Duration::from_secs(3600);
+        })
+        .await;
+    stack.emit(&key, json!({})).await;
+    stack.emit(&other_key, json!({})).await;
+    eventually(
+        "the other tenant's delivery",
+        Duration::from_secs(10),
+        || async { (other.count() == 1).then_some(()) },
+    )
+    .await;
+    assert_eq!(receiver.count(), 0, "the suspended tenant's delivery waits");
+
+    patch_tenant(&stack, "acme", json!({ "status": "active" })).await;
+    eventually(
+        "the resumed tenant's delivery",
+        Duration::from_secs(10),
+        || async { (receiver.count() == 1).then_some(()) },
     )
     .await;
 }
