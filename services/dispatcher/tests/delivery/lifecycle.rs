@@ -19,17 +19,37 @@ async fn patch_tenant(stack: &Stack, tenant: &str, body: Value) {
     assert_eq!(status, StatusCode::OK, "{answer:#}");
 }
 
+/// A tenant with one webhook pointing at a receiver that accepts everything.
+async fn tenant_with_receiver(stack: &Stack, name: &str) -> (String, Receiver) {
+    let key = stack.tenant(name).await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    (key, receiver)
+}
+
+/// A dispatcher whose periodic discovery pass runs at its start and then not for an hour.
+async fn start_dispatcher_passing_once(stack: &mut Stack) {
+    stack
+        .start_dispatcher_with(|supervisor| {
+            supervisor.discovery_interval = Duration::from_secs(3600);
+        })
+        .await;
+}
+
+async fn received(what: &str, receiver: &Receiver, count: usize) {
+    eventually(what, Duration::from_secs(10), || async {
+        (receiver.count() == count).then_some(())
+    })
+    .await;
+}
+
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_suspended_tenants_deliveries_wait_then_arrive_once_each(pool: PgPool) {
     let mut stack = Stack::start(pool, &[]).await;
-    let key = stack.tenant("acme").await;
-    let other_key = stack.tenant("other").await;
-    let receiver = Receiver::always(Reply::Status(200)).await;
-    let other = Receiver::always(Reply::Status(200)).await;
-    stack.webhook(&key, &receiver.url()).await;
-    stack.webhook(&other_key, &other.url()).await;
-    // Suspended before the dispatcher starts, so it is in force before the first event: a
-    // running dispatcher sees a change within a discovery pass (resuming below is live).
+    let (key, receiver) = tenant_with_receiver(&stack, "acme").await;
+    let (other_key, other) = tenant_with_receiver(&stack, "other").await;
+    // Suspended before the dispatcher starts, so it is in force before the first event (a
+    // running dispatcher learns of a change from ingest's announcement; resuming below is).
     stack.stop_dispatcher().await;
     patch_tenant(&stack, "acme", json!({ "status": "suspended" })).await;
     stack.start_dispatcher().await;
@@ -134,69 +154,34 @@ async fn a_tenant_added_while_dispatching_is_served_without_waiting_for_a_discov
     pool: PgPool,
 ) {
     let mut stack = Stack::start(pool, &[]).await;
-    let early_key = stack.tenant("early").await;
-    let early = Receiver::always(Reply::Status(200)).await;
-    stack.webhook(&early_key, &early.url()).await;
-    // A dispatcher whose periodic pass runs only at start: the early tenant's delivery shows
-    // that pass is over, so only the advisory for the late tenant's consumer can find it.
+    let (early_key, early) = tenant_with_receiver(&stack, "early").await;
     stack.stop_dispatcher().await;
-    stack
-        .start_dispatcher_with(|supervisor| {
-            supervisor.discovery_interval = Duration::from_secs(3600);
-        })
-        .await;
+    start_dispatcher_passing_once(&mut stack).await;
+    // The early tenant's delivery shows the start's pass is over, so only the advisory for
+    // the late tenant's new consumer can find it.
     stack.emit(&early_key, json!({})).await;
-    eventually(
-        "the early tenant's delivery",
-        Duration::from_secs(10),
-        || async { (early.count() == 1).then_some(()) },
-    )
-    .await;
+    received("the early tenant's delivery", &early, 1).await;
 
-    let late_key = stack.tenant("late").await;
-    let late = Receiver::always(Reply::Status(200)).await;
-    stack.webhook(&late_key, &late.url()).await;
+    let (late_key, late) = tenant_with_receiver(&stack, "late").await;
     stack.emit(&late_key, json!({})).await;
-    eventually(
-        "the late tenant's delivery",
-        Duration::from_secs(10),
-        || async { (late.count() == 1).then_some(()) },
-    )
-    .await;
+    received("the late tenant's delivery", &late, 1).await;
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn resuming_a_tenant_takes_effect_without_waiting_for_a_discovery_pass(pool: PgPool) {
     let mut stack = Stack::start(pool, &[]).await;
-    let key = stack.tenant("acme").await;
-    let other_key = stack.tenant("other").await;
-    let receiver = Receiver::always(Reply::Status(200)).await;
-    let other = Receiver::always(Reply::Status(200)).await;
-    stack.webhook(&key, &receiver.url()).await;
-    stack.webhook(&other_key, &other.url()).await;
+    let (key, receiver) = tenant_with_receiver(&stack, "acme").await;
+    let (other_key, other) = tenant_with_receiver(&stack, "other").await;
     stack.stop_dispatcher().await;
     patch_tenant(&stack, "acme", json!({ "status": "suspended" })).await;
-    // Its periodic pass runs only at start; the other tenant's delivery shows it is over.
-    stack
-        .start_dispatcher_with(|supervisor| {
-            supervisor.discovery_interval = Duration::from_secs(3600);
-        })
-        .await;
+    start_dispatcher_passing_once(&mut stack).await;
     stack.emit(&key, json!({})).await;
     stack.emit(&other_key, json!({})).await;
-    eventually(
-        "the other tenant's delivery",
-        Duration::from_secs(10),
-        || async { (other.count() == 1).then_some(()) },
-    )
-    .await;
+    // The other tenant's delivery shows the start's pass is over.
+    received("the other tenant's delivery", &other, 1).await;
     assert_eq!(receiver.count(), 0, "the suspended tenant's delivery waits");
 
+    // Only ingest's announcement of the change can wake the puller now.
     patch_tenant(&stack, "acme", json!({ "status": "active" })).await;
-    eventually(
-        "the resumed tenant's delivery",
-        Duration::from_secs(10),
-        || async { (receiver.count() == 1).then_some(()) },
-    )
-    .await;
+    received("the resumed tenant's delivery", &receiver, 1).await;
 }
