@@ -62,8 +62,8 @@ pub fn rename(span: &Span, name: String) {
     span.context().span().update_name(name);
 }
 
-/// The span's `traceparent` value, or `None` where no OpenTelemetry layer records spans
-/// (tests that install no telemetry).
+/// The span's `traceparent` value, or `None` where neither layer gives spans ids (tests that
+/// install no telemetry).
 pub fn traceparent(span: &Span) -> Option<String> {
     if let Some(ids) = trace_ids::ids(span) {
         return Some(ids.to_string());
