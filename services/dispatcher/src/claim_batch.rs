@@ -57,6 +57,7 @@ impl Claimer {
                 queue: QUEUE,
                 max_batch: MAX_BATCH,
                 writers: WRITERS,
+                linger: Duration::ZERO,
             };
             GroupCommit::spawn("claim", sizing, move |jobs| {
                 let pool = pool.clone();

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::Context;
 use herald_domain::job::DeadReason;
@@ -30,6 +31,9 @@ pub struct AttemptRecord {
 const QUEUE: usize = 10_000;
 const MAX_BATCH: usize = 500;
 const WRITERS: usize = 2;
+/// A record waits this long for others to share its statement. Nothing a receiver sees waits
+/// for it (the attempt is over, its slots are free); only the job's ack comes later.
+const LINGER: Duration = Duration::from_millis(10);
 
 /// The group commit of attempts, started on first use (inside the runtime).
 pub struct Recorder {
@@ -61,6 +65,7 @@ impl Recorder {
                 queue: QUEUE,
                 max_batch: MAX_BATCH,
                 writers: WRITERS,
+                linger: LINGER,
             };
             GroupCommit::spawn("attempt record", sizing, move |records| {
                 let pool = pool.clone();

@@ -10,7 +10,11 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::time::Instant;
 
 /// What a batch write returns: one result per item, in the order given.
 pub type BatchResult<R> = anyhow::Result<Vec<R>>;
@@ -55,6 +59,10 @@ pub struct Sizing {
     pub max_batch: usize,
     /// Writes in flight at once (each holds a database connection while it runs).
     pub writers: usize,
+    /// How long a batch keeps collecting after its first item, when fewer than `max_batch`
+    /// are queued. Zero: a batch is whatever is queued when a writer is free, which adds no
+    /// wait but, at a modest rate, leaves batches of one or two.
+    pub linger: Duration,
 }
 
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
@@ -71,8 +79,9 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         for _ in 0..sizing.writers.max(1) {
             let (receiver, write) = (receiver.clone(), write.clone());
             let max_batch = sizing.max_batch.max(1);
+            let linger = sizing.linger;
             tokio::spawn(async move {
-                while let Some(batch) = next_batch(&receiver, max_batch).await {
+                while let Some(batch) = next_batch(&receiver, max_batch, linger).await {
                     let (items, replies): (Vec<T>, Vec<Reply<R>>) = batch.into_iter().unzip();
                     answer(name, replies, write(items).await);
                 }
@@ -116,17 +125,33 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
     }
 }
 
-/// Waits for one item, then takes whatever else is already queued, up to `max`. The lock
-/// makes writers take turns, so a batch forms while the previous one is being written.
-async fn next_batch<T>(receiver: &Mutex<mpsc::Receiver<T>>, max: usize) -> Option<Vec<T>> {
+/// Waits for one item, then takes whatever else is queued, up to `max`, and what arrives
+/// within `linger` of the first. The lock makes writers take turns, so a batch forms while
+/// the previous one is being written.
+async fn next_batch<T>(
+    receiver: &Mutex<mpsc::Receiver<T>>,
+    max: usize,
+    linger: Duration,
+) -> Option<Vec<T>> {
     let mut receiver = receiver.lock().await;
     let first = receiver.recv().await?;
+    let until = Instant::now() + linger;
     let mut batch = Vec::with_capacity(max.min(receiver.len() + 1));
     batch.push(first);
     while batch.len() < max {
-        match receiver.try_recv() {
-            Ok(item) => batch.push(item),
-            Err(_) => break,
+        let next = match receiver.try_recv() {
+            Ok(item) => Some(item),
+            Err(TryRecvError::Empty) if !linger.is_zero() => {
+                tokio::time::timeout_at(until, receiver.recv())
+                    .await
+                    .ok()
+                    .flatten()
+            }
+            Err(_) => None,
+        };
+        match next {
+            Some(item) => batch.push(item),
+            None => break,
         }
     }
     Some(batch)
@@ -172,6 +197,7 @@ mod tests {
             queue,
             max_batch,
             writers,
+            linger: Duration::ZERO,
         }
     }
 
@@ -199,6 +225,57 @@ mod tests {
             (3..300).contains(&batches),
             "300 items in {batches} batches of at most 100"
         );
+    }
+
+    /// The batches a writer was given, in order.
+    type Batches = Arc<std::sync::Mutex<Vec<Vec<u8>>>>;
+
+    /// A writer that records the batches it was given.
+    fn recording(sizing: Sizing) -> (GroupCommit<u8, u8>, Batches) {
+        let batches = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = batches.clone();
+        let commit = GroupCommit::spawn("recording", sizing, move |items: Vec<u8>| {
+            seen.lock().unwrap().push(items.clone());
+            async move { Ok(items) }
+        });
+        (commit, batches)
+    }
+
+    #[tokio::test]
+    async fn a_lingering_batch_takes_what_arrives_in_time_and_no_more() {
+        let linger = Duration::from_millis(400);
+        let (commit, batches) = recording(Sizing {
+            linger,
+            ..sizing(10, 10, 1)
+        });
+        let first = tokio::spawn({
+            let commit = commit.clone();
+            async move { commit.submit(1).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let second = tokio::spawn({
+            let commit = commit.clone();
+            async move { commit.submit(2).await }
+        });
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert_eq!(second.await.unwrap().unwrap(), 2);
+        // Long after the first batch's linger ran out: a batch of its own.
+        assert_eq!(commit.submit(3).await.unwrap(), 3);
+        assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2], vec![3]]);
+    }
+
+    #[tokio::test]
+    async fn a_full_batch_does_not_wait_out_its_linger() {
+        let (commit, batches) = recording(Sizing {
+            linger: Duration::from_secs(3600),
+            ..sizing(10, 2, 1)
+        });
+        let both = futures::future::join(commit.submit(1), commit.submit(2));
+        let (one, two) = tokio::time::timeout(Duration::from_secs(30), both)
+            .await
+            .expect("a full batch is written at once");
+        assert_eq!((one.unwrap(), two.unwrap()), (1, 2));
+        assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2]]);
     }
 
     #[tokio::test]

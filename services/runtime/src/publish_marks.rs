@@ -53,6 +53,7 @@ impl PublishMarks {
                 queue: LATER_QUEUE,
                 max_batch: BATCH,
                 writers: 2,
+                linger: Duration::ZERO,
             };
             GroupCommit::spawn("publish confirmation", sizing, move |jobs| {
                 let pool = pool.clone();

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -216,6 +217,7 @@ impl EventWriter {
                 queue: self.queue,
                 max_batch: MAX_BATCH,
                 writers: WRITERS,
+                linger: Duration::ZERO,
             };
             GroupCommit::spawn("event write", sizing, move |events| {
                 let pool = pool.clone();

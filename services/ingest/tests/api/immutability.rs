@@ -63,7 +63,7 @@ async fn the_database_refuses_illegal_delivery_transitions(pool: PgPool) {
     }
     set("processing").await.expect("pending -> processing");
     set("success").await.expect("processing -> success");
-    for illegal in ["pending", "processing", "failed"] {
+    for illegal in ["pending", "processing", "failed", "success"] {
         let error = set(illegal).await.expect_err(illegal);
         assert!(
             error.to_string().contains("cannot go from success"),
