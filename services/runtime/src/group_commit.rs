@@ -9,7 +9,6 @@
 
 use std::future::Future;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use tokio::sync::mpsc::error::TryRecvError;
