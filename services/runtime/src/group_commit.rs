@@ -247,18 +247,18 @@ mod tests {
             linger,
             ..sizing(10, 10, 1)
         });
-        let first = tokio::spawn({
-            let commit = commit.clone();
-            async move { commit.submit(1).await }
-        });
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        let second = tokio::spawn({
-            let commit = commit.clone();
-            async move { commit.submit(2).await }
-        });
-        assert_eq!(first.await.unwrap().unwrap(), 1);
-        assert_eq!(second.await.unwrap().unwrap(), 2);
-        // Long after the first batch's linger ran out: a batch of its own.
+        // Polled once, the first submission is queued and waits for its batch.
+        let mut first = Box::pin(commit.submit(1));
+        assert!(futures::poll!(&mut first).is_pending());
+        // Once the writer has taken it off the queue (and lingers), the second joins its batch.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while commit.queued() != 0 && tokio::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(commit.queued(), 0, "the writer took the first item");
+        let (one, two) = futures::future::join(first, commit.submit(2)).await;
+        assert_eq!((one.unwrap(), two.unwrap()), (1, 2));
+        // Submitted once the first batch is written: a batch of its own.
         assert_eq!(commit.submit(3).await.unwrap(), 3);
         assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2], vec![3]]);
     }
