@@ -96,19 +96,12 @@ impl Puller {
                     continue;
                 };
                 received += 1;
-                let permit = match permits.pop() {
-                    Some(permit) => permit,
-                    None => match this.one_slot(&shutdown).await {
-                        Some(permit) => permit,
-                        None => {
-                            // Shutting down: back to the stream for another dispatcher.
-                            let _ = message.ack_with(AckKind::Nak(None)).await;
-                            continue;
-                        }
-                    },
-                };
+                // A job fetched without a slot (the puller was idle, or another tenant took
+                // the slot first) waits for one in its own task, telling JetStream it is
+                // still held, so that the rest of the batch does not wait unheard behind it.
+                let permit = permits.pop();
                 this.load.running.fetch_add(1, Ordering::Relaxed);
-                tasks.spawn(this.clone().handle(message, permit));
+                tasks.spawn(this.clone().handle(message, permit, shutdown.clone()));
             }
             idle = received == 0;
             while tasks.try_join_next().is_some() {}
@@ -184,10 +177,31 @@ impl Puller {
         }
     }
 
-    async fn handle(self: Arc<Self>, message: Message, slot: OwnedSemaphorePermit) {
-        self.worker.metrics.in_flight.inc();
-        self.clone().work_message(message, slot).await;
-        self.worker.metrics.in_flight.dec();
+    /// Works the job in `slot`, or in the first slot to come free while heartbeating it.
+    async fn handle(
+        self: Arc<Self>,
+        message: Message,
+        slot: Option<OwnedSemaphorePermit>,
+        shutdown: ShutdownToken,
+    ) {
+        let slot = match slot {
+            Some(slot) => Some(slot),
+            None => tokio::select! {
+                slot = self.one_slot(&shutdown) => slot,
+                never = heartbeat(&message, self.heartbeat) => match never {},
+            },
+        };
+        match slot {
+            Some(slot) => {
+                self.worker.metrics.in_flight.inc();
+                self.clone().work_message(message, slot).await;
+                self.worker.metrics.in_flight.dec();
+            }
+            // Shutting down: back to the stream for another dispatcher.
+            None => {
+                let _ = message.ack_with(AckKind::Nak(None)).await;
+            }
+        }
         self.load.running.fetch_sub(1, Ordering::Relaxed);
         self.load.done.notify_one();
     }

@@ -165,3 +165,74 @@ async fn idle_tenants_hold_no_slot(pool: PgPool) {
     })
     .await;
 }
+
+/// A job that waits for a process slot is still the dispatcher's: it tells JetStream so, as
+/// a job being worked does, and is not handed out again however long the wait. Six tenants'
+/// jobs queue for one slot while each attempt takes a second; JetStream would hand a job out
+/// again after two seconds without word from its dispatcher.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_job_waiting_for_a_slot_is_not_handed_out_again(pool: PgPool) {
+    let settings = [("HERALD_DISPATCHER_CONCURRENCY", "1")];
+    let mut stack = Stack::start(pool, &settings).await;
+    let receiver = Receiver::always(Reply::Delay(Duration::from_secs(1), 200)).await;
+    let tenants: Vec<String> = (0..6).map(|n| format!("queued-{n}")).collect();
+    let mut keys = Vec::new();
+    for tenant in &tenants {
+        let key = stack.tenant(tenant).await;
+        stack.webhook(&key, &receiver.url()).await;
+        keys.push(key);
+    }
+    stack.stop_relay().await;
+    stack.stop_dispatcher().await;
+    for key in &keys {
+        stack.emit(key, json!({ "n": 1 })).await;
+    }
+    let js = stack.jetstream().await;
+    let short = herald_runtime::jetstream::ConsumerSettings {
+        max_ack_pending: 20,
+        ack_wait: Duration::from_secs(2),
+        max_deliver: 100,
+    };
+    for tenant in &tenants {
+        let topology = stack.topology();
+        topology
+            .ensure_tenant_consumer(&js, tenant, short)
+            .await
+            .unwrap();
+    }
+    stack
+        .start_dispatcher_with(|supervisor| supervisor.heartbeat = Duration::from_millis(500))
+        .await;
+    // Three attempts have taken three seconds: the jobs still queued have waited longer than
+    // the acknowledgement deadline.
+    eventually("three attempts", Duration::from_secs(15), || async {
+        (receiver.count() >= 3).then_some(())
+    })
+    .await;
+    let stream = js
+        .get_stream(stack.topology().deliveries_stream())
+        .await
+        .unwrap();
+    for tenant in &tenants {
+        let name = herald_runtime::jetstream::Topology::consumer_name(tenant);
+        let consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer(&name).await.unwrap();
+        let mut handed_out = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_millis(200))
+            .messages()
+            .await
+            .unwrap();
+        if let Some(Ok(message)) = futures::StreamExt::next(&mut handed_out).await {
+            let _ = message
+                .ack_with(async_nats::jetstream::AckKind::Nak(None))
+                .await;
+            panic!("{tenant}'s queued job was handed out again");
+        }
+    }
+    eventually("six deliveries", Duration::from_secs(15), || async {
+        (receiver.count() == 6).then_some(())
+    })
+    .await;
+}
