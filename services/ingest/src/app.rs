@@ -216,6 +216,7 @@ fn build_endpoint(
         .with(JsonErrors)
         .with(ThrottleFailedAuth(Arc::new(AuthFailures::new(
             config.auth_failure_limit,
+            config.trusted_proxies.clone(),
         ))))
         .with(SecurityHeaders)
         .with(TraceRequests)

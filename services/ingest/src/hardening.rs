@@ -1,17 +1,21 @@
 //! Two guards around the whole API:
 //! - `ThrottleFailedAuth`: a client address that failed authentication (401) too often in a
-//!   minute (`HERALD_AUTH_FAILURE_LIMIT`, default 30; 0 = no limit) is answered 429 `too_many_failed_auth` without its credentials being looked at,
-//!   until the minute is over; guessing keys costs a minute per `limit` guesses.
+//!   minute (`HERALD_AUTH_FAILURE_LIMIT`, default 30; 0 = no limit) is answered 429
+//!   `too_many_failed_auth` without its credentials being looked at, until the minute is
+//!   over; guessing keys costs a minute per `limit` guesses. Behind a proxy the client is
+//!   the one its `X-Forwarded-For` names (`client_address`), so that one client's guesses do
+//!   not lock out everyone who comes through the same proxy.
 //! - `SecurityHeaders`: `nosniff`, no framing, no referrer, no caching of answers that may
 //!   hold secrets, and a Content-Security-Policy that keeps the docs page to its own origin
 //!   (the portal's stricter one is left in place).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use poem::http::{HeaderValue, StatusCode, header};
+use ipnet::IpNet;
+use poem::http::{HeaderMap, HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 
 use crate::error::ApiError;
@@ -24,13 +28,16 @@ pub struct AuthFailures {
     windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
     /// Failed authentications allowed per client address and minute; 0 = no limit.
     limit: u32,
+    /// The proxies whose `X-Forwarded-For` is believed (`HERALD_TRUSTED_PROXIES`).
+    trusted_proxies: Vec<IpNet>,
 }
 
 impl AuthFailures {
-    pub fn new(limit: u32) -> Self {
+    pub fn new(limit: u32, trusted_proxies: Vec<IpNet>) -> Self {
         Self {
             windows: Mutex::new(HashMap::new()),
             limit,
+            trusted_proxies,
         }
     }
 
@@ -77,7 +84,11 @@ impl<E: Endpoint> Endpoint for ThrottleFailedAuthEndpoint<E> {
     type Output = Response;
 
     async fn call(&self, req: Request) -> poem::Result<Response> {
-        let ip = req.remote_addr().as_socket_addr().map(|addr| addr.ip());
+        let trusted = &self.failures.trusted_proxies;
+        let ip = req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|peer| client_address(peer.ip(), req.headers(), trusted));
         if let Some(wait) = ip.and_then(|ip| self.failures.blocked(ip, Instant::now())) {
             let message = "too many failed authentications from this address; wait and retry";
             return Err(ApiError::too_many("too_many_failed_auth", message, wait).into());
@@ -88,6 +99,43 @@ impl<E: Endpoint> Endpoint for ThrottleFailedAuthEndpoint<E> {
         }
         Ok(response)
     }
+}
+
+/// Who sent the request. The peer, unless it is a trusted proxy: then the proxies'
+/// `X-Forwarded-For` chain is read from its end (the hop nearest to Herald) back, and the
+/// first address that is not a trusted proxy is the client. Addresses left of it were written
+/// by the client itself and prove nothing; an entry that is not an address ends the walk at
+/// the proxy that passed it on.
+pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = parse_hop(hop) else {
+            return client;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
+/// An `X-Forwarded-For` entry: an address, with or without a port (`[v6]:port`, `v4:port`).
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
 }
 
 pub struct SecurityHeaders;
@@ -143,7 +191,7 @@ mod tests {
 
     #[test]
     fn an_address_is_blocked_after_the_limit_until_its_window_ends() {
-        let failures = AuthFailures::new(30);
+        let failures = AuthFailures::new(30, Vec::new());
         let (ip, other): (IpAddr, IpAddr) = (
             "203.0.113.7".parse().unwrap(),
             "203.0.113.8".parse().unwrap(),
@@ -171,12 +219,67 @@ mod tests {
 
     #[test]
     fn a_limit_of_zero_blocks_nobody() {
-        let failures = AuthFailures::new(0);
+        let failures = AuthFailures::new(0, Vec::new());
         let ip: IpAddr = "203.0.113.7".parse().unwrap();
         let now = Instant::now();
         for _ in 0..100 {
             failures.failed(ip, now);
         }
         assert_eq!(failures.blocked(ip, now), None);
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append("x-forwarded-for", HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    fn nets(list: &[&str]) -> Vec<IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let headers = forwarded(&["198.51.100.1"]);
+        assert_eq!(
+            client_address(ip("203.0.113.7"), &headers, &nets(&["10.0.0.0/8"])),
+            ip("203.0.113.7")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &headers, &[]),
+            ip("10.0.0.2"),
+            "no proxy is trusted unless configured"
+        );
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_client_is_the_last_untrusted_hop() {
+        let trusted = nets(&["10.0.0.0/8", "fd00::/8"]);
+        let peer = ip("10.0.0.2");
+        // The client claims to be 192.0.2.1; the ingress saw 198.51.100.1, then a second
+        // proxy inside the cluster appended the ingress.
+        let chain = forwarded(&["192.0.2.1, 198.51.100.1, 10.0.0.9"]);
+        assert_eq!(client_address(peer, &chain, &trusted), ip("198.51.100.1"));
+        let split = forwarded(&["192.0.2.1", "198.51.100.1:4711, 10.0.0.9"]);
+        assert_eq!(client_address(peer, &split, &trusted), ip("198.51.100.1"));
+        let v6 = forwarded(&["[2001:db8::5]:443, fd00::3"]);
+        assert_eq!(client_address(peer, &v6, &trusted), ip("2001:db8::5"));
+    }
+
+    #[test]
+    fn a_chain_of_only_proxies_or_garbage_stops_at_the_last_address_known() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let peer = ip("10.0.0.2");
+        assert_eq!(client_address(peer, &HeaderMap::new(), &trusted), peer);
+        let proxies = forwarded(&["10.1.1.1, 10.0.0.9"]);
+        assert_eq!(client_address(peer, &proxies, &trusted), ip("10.1.1.1"));
+        let garbage = forwarded(&["198.51.100.1, unknown, 10.0.0.9"]);
+        assert_eq!(client_address(peer, &garbage, &trusted), ip("10.0.0.9"));
     }
 }

@@ -44,6 +44,9 @@ pub struct Config {
     pub ingest: IngestLimits,
     /// Failed authentications per client address and minute before it gets 429s; 0 = no limit.
     pub auth_failure_limit: u32,
+    /// Proxies in front of the API (`HERALD_TRUSTED_PROXIES`): a request from one of them is
+    /// from the client its `X-Forwarded-For` names, not from the proxy.
+    pub trusted_proxies: Vec<IpNet>,
     /// How webhook host names are resolved for the SSRF checks: the system resolver; tests
     /// put a script here (never a setting).
     pub dns: Arc<dyn Lookup>,
@@ -99,6 +102,7 @@ impl std::fmt::Debug for Config {
             .field("retry_schedule", &self.retry_schedule)
             .field("delivery_timeout", &self.delivery_timeout)
             .field("allow_private_cidrs", &self.allow_private_cidrs)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("allowed_ports", &self.allowed_ports.to_string())
             .field("log_format", &self.log_format)
             .field("otlp_endpoint", &self.otlp_endpoint)
@@ -139,7 +143,10 @@ impl Config {
                 .context("HERALD_ENCRYPTION_KEY")?,
             retry_schedule: parse_duration_list(&retry).context("HERALD_RETRY_SCHEDULE")?,
             delivery_timeout: parse_duration(&timeout).context("HERALD_DELIVERY_TIMEOUT")?,
-            allow_private_cidrs: parse_cidrs(&or("HERALD_ALLOW_PRIVATE_CIDRS", "")?)?,
+            allow_private_cidrs: parse_cidrs(
+                "HERALD_ALLOW_PRIVATE_CIDRS",
+                &or("HERALD_ALLOW_PRIVATE_CIDRS", "")?,
+            )?,
             allowed_ports: or("HERALD_ALLOWED_PORTS", PortList::DEFAULT)?
                 .parse()
                 .context("HERALD_ALLOWED_PORTS")?,
@@ -158,6 +165,10 @@ impl Config {
                     format!("HERALD_AUTH_FAILURE_LIMIT must be a whole number, not {raw:?}")
                 })?,
             },
+            trusted_proxies: parse_cidrs(
+                "HERALD_TRUSTED_PROXIES",
+                &or("HERALD_TRUSTED_PROXIES", "")?,
+            )?,
             dispatch: DispatchLimits {
                 process_concurrency: positive(&get, "HERALD_DISPATCHER_CONCURRENCY", 256)?,
                 webhook_concurrency: positive(&get, "HERALD_WEBHOOK_CONCURRENCY", 10)?,
@@ -221,13 +232,15 @@ fn parse_prefix(raw: &str) -> anyhow::Result<String> {
     Ok(raw.to_owned())
 }
 
-fn parse_cidrs(raw: &str) -> anyhow::Result<Vec<IpNet>> {
+/// A comma-separated list of CIDRs; a bare address is a network of one.
+fn parse_cidrs(name: &str, raw: &str) -> anyhow::Result<Vec<IpNet>> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
             s.parse()
-                .with_context(|| format!("HERALD_ALLOW_PRIVATE_CIDRS: {s:?} is not a CIDR"))
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(IpNet::from))
+                .with_context(|| format!("{name}: {s:?} is not a CIDR"))
         })
         .collect()
 }
@@ -315,6 +328,7 @@ mod tests {
             ("HERALD_RETRY_SCHEDULE", "1s,soon"),
             ("HERALD_DELIVERY_TIMEOUT", "15"),
             ("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.1/33"),
+            ("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, proxy"),
             ("HERALD_ALLOWED_PORTS", "443,ssh"),
             ("HERALD_LOG_FORMAT", "xml"),
             ("HERALD_NATS_PREFIX", "a.b"),
@@ -333,6 +347,14 @@ mod tests {
     fn private_cidrs_parse_as_a_list() {
         let c = config(&[("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.0/8, ::1/128")]).unwrap();
         assert_eq!(c.allow_private_cidrs.len(), 2);
+    }
+
+    #[test]
+    fn trusted_proxies_take_networks_and_single_addresses() {
+        assert!(config(&[]).unwrap().trusted_proxies.is_empty());
+        let c = config(&[("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7, fd00::1")]).unwrap();
+        let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(proxies, ["10.0.0.0/8", "192.0.2.7/32", "fd00::1/128"]);
     }
 
     #[test]

@@ -1,11 +1,12 @@
-//! Guards around the API: failed authentication throttled per client address; security
-//! headers on every answer; deeply nested JSON refused with a 400.
+//! Guards around the API: failed authentication throttled per client address (behind a
+//! trusted proxy, the address it forwards); security headers on every answer; deeply nested
+//! JSON refused with a 400.
 
 use poem::http::StatusCode;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 const LIMIT: u32 = 30;
 
@@ -40,6 +41,60 @@ async fn guessing_keys_is_throttled_per_address(pool: PgPool) {
         get(&key).await.unwrap().status(),
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+/// Behind a trusted proxy every request comes from the proxy's address: one client guessing
+/// keys must not lock out the others, and is still throttled itself.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn behind_a_trusted_proxy_the_forwarded_client_is_throttled(pool: PgPool) {
+    let app = spawn_app_with(pool, &[("HERALD_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let key = app.tenant("acme").await;
+    let (base, _server) = app.listen().await;
+    let http = reqwest::Client::new();
+    let get = |token: &str, client: &str| {
+        http.get(format!("{base}/webhooks"))
+            .bearer_auth(token)
+            .header("x-forwarded-for", client)
+            .send()
+    };
+    for n in 0..LIMIT {
+        let answer = get(&format!("hk_guess{n}"), "203.0.113.7").await.unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let guesser = get(&key, "203.0.113.7").await.unwrap();
+    assert_eq!(guesser.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The guesser cannot start afresh by writing another address in front of the proxy's.
+    let spoofed = get("hk_spoof", "192.0.2.99, 203.0.113.7").await.unwrap();
+    assert_eq!(spoofed.status(), StatusCode::TOO_MANY_REQUESTS);
+    let neighbour = get(&key, "203.0.113.8").await.unwrap();
+    assert_eq!(neighbour.status(), StatusCode::OK);
+}
+
+/// Without trusted proxies `X-Forwarded-For` is the client's own word and is ignored: a new
+/// address in it for every guess does not reset the count.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn forwarded_addresses_from_an_untrusted_peer_are_ignored(pool: PgPool) {
+    let app = spawn_app(pool).await;
+    let (base, _server) = app.listen().await;
+    let http = reqwest::Client::new();
+    for n in 0..LIMIT {
+        let answer = http
+            .get(format!("{base}/webhooks"))
+            .bearer_auth(format!("hk_guess{n}"))
+            .header("x-forwarded-for", format!("198.51.100.{n}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = http
+        .get(format!("{base}/webhooks"))
+        .bearer_auth("hk_one_more")
+        .header("x-forwarded-for", "198.51.100.200")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
