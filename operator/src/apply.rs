@@ -63,7 +63,7 @@ async fn converge(resource: &WebhookTenant, ctx: &Context, progress: &mut Progre
 
     let quotas = ctx.herald.quotas(&spec.tenant).await?;
     progress.usage = Some(quotas.usage);
-    let limits = match quotas.limits.changes_for(&spec.quotas) {
+    let limits = match quotas.limits.changes_for(&spec.quotas, &ctx.default_quotas) {
         None => quotas.limits,
         Some(changes) => {
             let note = format!("quotas set: {changes}");

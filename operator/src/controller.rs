@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use herald_domain::quotas::QuotaLimits;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, finalizer};
@@ -31,6 +32,10 @@ pub struct Context {
     pub consumers: Consumers,
     pub recorder: Recorder,
     pub metrics: Arc<OperatorMetrics>,
+    /// The quotas a tenant has where its spec names none: the platform's defaults, read from
+    /// the configuration the services share (`HERALD_DEFAULT_QUOTAS`), so that removing a
+    /// field from a spec puts the default back.
+    pub default_quotas: QuotaLimits,
     /// How soon a reconciled resource is looked at again.
     pub resync: Duration,
     /// Consecutive failures per resource, for the backoff.
@@ -43,6 +48,7 @@ impl Context {
         herald: HeraldApi,
         consumers: Consumers,
         metrics: Arc<OperatorMetrics>,
+        default_quotas: QuotaLimits,
         resync: Duration,
         instance: &str,
     ) -> Self {
@@ -56,6 +62,7 @@ impl Context {
             herald,
             consumers,
             metrics,
+            default_quotas,
             resync,
             failures: Mutex::new(HashMap::new()),
         }

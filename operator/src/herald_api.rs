@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use herald_domain::quotas::QuotaLimits;
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -70,39 +71,56 @@ pub struct Quotas {
 }
 
 impl Limits {
-    /// The spec's fields that differ from these limits, as a partial quotas update; `None`
-    /// when nothing differs.
-    pub fn changes_for(&self, spec: &TenantQuotas) -> Option<Value> {
+    /// Where these limits differ from what the spec asks for, as a partial quotas update;
+    /// `None` when nothing differs. A field the spec leaves out asks for the platform's
+    /// default (`defaults`), so removing it from the spec undoes the value it set.
+    pub fn changes_for(&self, spec: &TenantQuotas, defaults: &QuotaLimits) -> Option<Value> {
+        let want = |spec: Option<u64>, default: u64| spec.unwrap_or(default);
         let wanted = [
             (
                 "events_per_second",
-                spec.events_per_second.map(u64::from),
+                want(
+                    spec.events_per_second.map(u64::from),
+                    defaults.events_per_second.into(),
+                ),
                 self.events_per_second,
             ),
-            ("burst", spec.burst.map(u64::from), self.burst),
+            (
+                "burst",
+                want(spec.burst.map(u64::from), defaults.burst.into()),
+                self.burst,
+            ),
             (
                 "max_concurrent_deliveries",
-                spec.max_concurrent_deliveries.map(u64::from),
+                want(
+                    spec.max_concurrent_deliveries.map(u64::from),
+                    defaults.max_concurrent_deliveries.into(),
+                ),
                 self.max_concurrent_deliveries,
             ),
-            ("max_dlq_size", spec.max_dlq_size, self.max_dlq_size),
+            (
+                "max_dlq_size",
+                want(spec.max_dlq_size, defaults.max_dlq_size),
+                self.max_dlq_size,
+            ),
             (
                 "max_payload_bytes",
-                spec.max_payload_bytes,
+                want(spec.max_payload_bytes, defaults.max_payload_bytes),
                 self.max_payload_bytes,
             ),
             (
                 "max_webhooks",
-                spec.max_webhooks.map(u64::from),
+                want(
+                    spec.max_webhooks.map(u64::from),
+                    defaults.max_webhooks.into(),
+                ),
                 self.max_webhooks,
             ),
         ];
         let changes: serde_json::Map<String, Value> = wanted
             .into_iter()
-            .filter_map(|(name, want, have)| {
-                want.filter(|w| *w != have)
-                    .map(|w| (name.to_owned(), json!(w)))
-            })
+            .filter(|(_, want, have)| want != have)
+            .map(|(name, want, _)| (name.to_owned(), json!(want)))
             .collect();
         (!changes.is_empty()).then_some(Value::Object(changes))
     }

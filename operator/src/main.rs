@@ -66,6 +66,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         herald,
         consumers,
         metrics.clone(),
+        settings.herald.default_quotas,
         settings.resync,
         &settings.identity,
     ));

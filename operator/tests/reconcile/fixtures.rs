@@ -61,6 +61,7 @@ impl Herald {
             HeraldApi::new(api_url, ADMIN).expect("client"),
             self.consumers.clone(),
             Arc::new(OperatorMetrics::new()),
+            self.stack.config.default_quotas,
             Duration::from_secs(60),
             "test",
         ))

@@ -80,6 +80,42 @@ async fn changing_quotas_updates_herald_and_the_consumer(pool: PgPool) {
     );
 }
 
+/// A field taken out of the spec goes back to the platform's default, in Herald and in the
+/// consumer, rather than keeping the value the spec once set.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_quota_removed_from_the_spec_returns_to_the_default(pool: PgPool) {
+    let herald = Herald::start(pool).await;
+    let defaults = herald.stack.config.default_quotas;
+    created(
+        &herald,
+        json!({ "tenant": "acme", "quotas": { "maxConcurrentDeliveries": 7, "burst": 999 } }),
+    )
+    .await;
+
+    let spec = json!({ "tenant": "acme", "quotas": { "burst": 999 } });
+    let (reasons, _) = pass(&herald, spec, 2, 1).await;
+    assert_eq!(reasons, ["QuotasUpdated"]);
+    let (_, quotas) = herald.admin_get("/quotas/acme").await;
+    assert_eq!(
+        quotas["limits"]["max_concurrent_deliveries"],
+        defaults.max_concurrent_deliveries
+    );
+    assert_eq!(
+        quotas["limits"]["burst"], 999,
+        "the field still named stays"
+    );
+    let consumer = herald.consumer("acme").await.expect("consumer");
+    assert_eq!(
+        consumer.max_ack_pending,
+        i64::from(defaults.max_concurrent_deliveries)
+    );
+
+    // Nothing left to change: the next pass sets nothing.
+    let spec = json!({ "tenant": "acme", "quotas": { "burst": 999 } });
+    let (reasons, _) = pass(&herald, spec, 3, 0).await;
+    assert!(reasons.is_empty(), "{reasons:?}");
+}
+
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn suspension_pauses_the_tenant_and_resuming_restarts_it(pool: PgPool) {
     let herald = Herald::start(pool).await;
