@@ -47,6 +47,12 @@ pub async fn apply(resource: &WebhookTenant, ctx: &Context) -> Result<Action> {
 
 async fn converge(resource: &WebhookTenant, ctx: &Context, progress: &mut Progress) -> Result<()> {
     let spec = &resource.spec;
+    if let Some(owner) = ctx.claims.earlier_claimant(resource).await {
+        return Err(Error::TenantTaken {
+            tenant: spec.tenant.clone(),
+            owner,
+        });
+    }
     let secrets: Api<Secret> = Api::namespaced(
         ctx.client.clone(),
         &resource.namespace().ok_or(Error::Unnamed)?,

@@ -1,6 +1,7 @@
 //! Deleting a `WebhookTenant`: the tenant is disabled (its events, deliveries and dead letters
 //! stay: they are history) and its consumer deleted; then the finalizer is released and
-//! Kubernetes deletes the key Secret with the resource.
+//! Kubernetes deletes the key Secret with the resource. A resource refused because an earlier
+//! one manages its tenant (`claims`) leaves the tenant alone.
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::controller::Action;
@@ -13,6 +14,15 @@ use crate::resource::WebhookTenant;
 use crate::secret;
 
 pub async fn cleanup(resource: &WebhookTenant, ctx: &Context) -> Result<Action> {
+    if let Some(owner) = ctx.claims.earlier_claimant(resource).await {
+        let note = format!(
+            "tenant {} is managed by WebhookTenant {owner}; left as it is",
+            resource.spec.tenant
+        );
+        ctx.publish(resource, EventType::Normal, "TenantLeftAlone", note)
+            .await;
+        return Ok(Action::await_change());
+    }
     let secrets: Api<Secret> = Api::namespaced(
         ctx.client.clone(),
         &resource.namespace().ok_or(Error::Unnamed)?,

@@ -13,6 +13,7 @@ use kube::runtime::finalizer::{self, finalizer};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource, ResourceExt};
 
+use crate::claims::Claims;
 use crate::consumer::Consumers;
 use crate::error::Error;
 use crate::herald_api::HeraldApi;
@@ -38,6 +39,8 @@ pub struct Context {
     pub default_quotas: QuotaLimits,
     /// How soon a reconciled resource is looked at again.
     pub resync: Duration,
+    /// Which resource manages each tenant.
+    pub claims: Claims,
     /// Consecutive failures per resource, for the backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -64,6 +67,7 @@ impl Context {
             metrics,
             default_quotas,
             resync,
+            claims: Claims::default(),
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -161,7 +165,9 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
     let resources: Api<WebhookTenant> = Api::all(ctx.client.clone());
-    Controller::new(resources, watcher::Config::default())
+    let controller = Controller::new(resources, watcher::Config::default());
+    ctx.claims.watch(controller.store());
+    controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {

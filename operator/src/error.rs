@@ -15,6 +15,11 @@ pub enum Error {
         "spec.tenant is {wanted:?} but this resource manages tenant {managed:?}; the tenant name is fixed once created (delete and re-create the resource to move it)"
     )]
     TenantRenamed { managed: String, wanted: String },
+    /// An earlier resource manages the tenant this one names.
+    #[error(
+        "tenant {tenant:?} is managed by WebhookTenant {owner}; this resource changes nothing while that one exists"
+    )]
+    TenantTaken { tenant: String, owner: String },
     #[error("the resource has no namespace or name")]
     Unnamed,
 }
@@ -28,6 +33,7 @@ impl Error {
             Self::Nats(_) => "NatsUnavailable",
             Self::Kube(_) => "KubernetesApiError",
             Self::TenantRenamed { .. } => "TenantRenamed",
+            Self::TenantTaken { .. } => "TenantTaken",
             Self::Unnamed => "Unnamed",
         }
     }

@@ -1,9 +1,10 @@
 //! The Herald operator: `WebhookTenant` resources (`resource`) reconciled into Herald tenants,
 //! their JetStream consumers and quotas (`controller`, `apply`, `cleanup`), through Herald's
-//! admin API (`herald_api`) and JetStream (`consumer`). One replica leads (`leader`);
+//! admin API (`herald_api`) and JetStream (`consumer`); one resource per tenant (`claims`). One replica leads (`leader`);
 //! `/healthz`, `/readyz` and `/metrics` are in `http`. `crdgen` writes the CRD from the type.
 
 pub mod apply;
+pub mod claims;
 pub mod cleanup;
 pub mod conditions;
 pub mod consumer;

@@ -3,6 +3,7 @@
 //! calls the operator must make, in order, and checks what Herald and JetStream hold after.
 
 mod api_server;
+mod claims;
 mod create;
 mod delete;
 mod failures;
