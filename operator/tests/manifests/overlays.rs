@@ -64,8 +64,13 @@ fn every_overlay_holds_the_whole_installation() {
         );
         let scaled: Value = overlay.named("ScaledObject", "herald-dispatcher");
         let trigger = &scaled["spec"]["triggers"][0];
-        assert_eq!(trigger["type"], "nats-jetstream", "{}", overlay.name);
-        assert_eq!(trigger["metadata"]["stream"], "herald_DELIVERIES");
+        assert_eq!(trigger["type"], "prometheus", "{}", overlay.name);
+        let query = trigger["metadata"]["query"].as_str().unwrap_or_default();
+        assert!(
+            recorded_rules().contains(&query.to_owned()),
+            "{}: the dispatchers scale on {query:?}, which no rule records",
+            overlay.name
+        );
         let headless: Value = overlay.named("Service", "nats-headless");
         let nats: Value = overlay.named("StatefulSet", "nats");
         assert_eq!(headless["spec"]["clusterIP"], "None");
@@ -291,4 +296,21 @@ fn prometheus_rules_are_the_rule_files() {
             );
         }
     }
+}
+
+/// The series the rule files record.
+fn recorded_rules() -> Vec<String> {
+    let mut recorded = Vec::new();
+    for file in ["herald-alerts.yaml", "herald-slo.yaml"] {
+        let path = repository().join("k8s/monitoring").join(file);
+        let rules: Value = serde_yaml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for group in rules["groups"].as_array().into_iter().flatten() {
+            for rule in group["rules"].as_array().into_iter().flatten() {
+                if let Some(record) = rule["record"].as_str() {
+                    recorded.push(record.to_owned());
+                }
+            }
+        }
+    }
+    recorded
 }

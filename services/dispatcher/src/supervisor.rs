@@ -73,6 +73,18 @@ impl Supervisor {
             .set(info.num_ack_pending as i64);
     }
 
+    /// Drops a tenant's backlog gauges once its consumer is gone: a series left at its last
+    /// value would keep counting jobs that no longer wait, in the backlog alert and in the
+    /// sum the dispatchers are scaled on.
+    fn forget(&self, tenant: &str) {
+        let label = TenantLabel {
+            tenant: tenant.to_owned(),
+        };
+        let metrics = &self.worker.metrics;
+        metrics.queue_depth.remove(&label);
+        metrics.ack_pending.remove(&label);
+    }
+
     pub async fn run(self, shutdown: ShutdownToken) {
         let mut pullers: HashMap<String, Running> = HashMap::new();
         let mut caps = TenantCaps::new(self.default_tenant_cap);
@@ -135,6 +147,9 @@ impl Supervisor {
             if !names.contains(name) && !running.stop.is_cancelled() {
                 tracing::info!(consumer = %name, "consumer deleted; its puller stops");
                 running.stop.cancel();
+                if let Some(tenant) = Topology::tenant_of_consumer(name) {
+                    self.forget(tenant);
+                }
             }
         }
         for name in names {

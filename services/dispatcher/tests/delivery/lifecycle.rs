@@ -1,7 +1,7 @@
 //! A tenant's lifecycle as the dispatcher sees it: suspension pauses its deliveries without
 //! losing any, and its own retry schedule replaces the platform's.
 //! A tenant added or resumed while a dispatcher runs is served without waiting for its next
-//! discovery pass.
+//! discovery pass. A disabled tenant's backlog gauges go with its consumer.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -184,4 +184,58 @@ async fn resuming_a_tenant_takes_effect_without_waiting_for_a_discovery_pass(poo
     // Only ingest's announcement of the change can wake the puller now.
     patch_tenant(&stack, "acme", json!({ "status": "active" })).await;
     received("the resumed tenant's delivery", &receiver, 1).await;
+}
+
+/// The per-tenant backlog gauges as the dispatcher would export them.
+fn backlog_series(metrics: &herald_dispatcher::metrics::DispatchMetrics) -> String {
+    let mut registry = prometheus_client::registry::Registry::default();
+    registry.register("pending", "jobs waiting", metrics.queue_depth.clone());
+    registry.register("unacked", "jobs in flight", metrics.ack_pending.clone());
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    text
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_disabled_tenants_backlog_gauges_are_dropped(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[]).await;
+    let (key, _receiver) = tenant_with_receiver(&stack, "leaving").await;
+    tenant_with_receiver(&stack, "staying").await;
+    stack.stop_dispatcher().await;
+    patch_tenant(&stack, "leaving", json!({ "status": "suspended" })).await;
+    stack.emit(&key, json!({})).await;
+    let mut metrics = None;
+    stack
+        .start_dispatcher_with(|supervisor| {
+            supervisor.discovery_interval = Duration::from_millis(200);
+            metrics = Some(supervisor.worker.metrics.clone());
+        })
+        .await;
+    let metrics = metrics.expect("the dispatcher's metrics");
+    eventually(
+        "the suspended tenant's waiting job counted",
+        Duration::from_secs(10),
+        || async {
+            let text = backlog_series(&metrics);
+            text.contains(r#"pending{tenant="leaving"} 1"#)
+                .then_some(())
+        },
+    )
+    .await;
+
+    let (status, answer) = stack
+        .call(Method::DELETE, "/admin/tenants/leaving", ADMIN, None)
+        .await;
+    assert!(status.is_success(), "{status}: {answer:#}");
+    eventually(
+        "the disabled tenant's series gone",
+        Duration::from_secs(10),
+        || async {
+            let text = backlog_series(&metrics);
+            (!text.contains(r#"tenant="leaving""#)).then_some(())
+        },
+    )
+    .await;
+    let text = backlog_series(&metrics);
+    assert!(text.contains(r#"pending{tenant="staying"}"#), "{text}");
 }
