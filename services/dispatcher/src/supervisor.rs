@@ -90,7 +90,14 @@ impl Supervisor {
         let mut caps = TenantCaps::new(self.default_tenant_cap);
         let mut changes = self.tenant_changes().await;
         loop {
-            pullers.retain(|_, running| !running.handle.is_finished());
+            // A puller also stops on its own when it finds its consumer gone.
+            pullers.retain(|name, running| {
+                let finished = running.handle.is_finished();
+                if let Some(tenant) = Topology::tenant_of_consumer(name).filter(|_| finished) {
+                    self.forget(tenant);
+                }
+                !finished
+            });
             if let Err(error) = caps.refresh(&self.worker.pool).await {
                 tracing::warn!(
                     error = format!("{error:#}"),
