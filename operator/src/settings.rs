@@ -63,7 +63,7 @@ impl Settings {
 pub fn consumer_defaults(herald: &Config) -> ConsumerSettings {
     ConsumerSettings {
         max_ack_pending: i64::from(herald.default_quotas.max_concurrent_deliveries),
-        ack_wait: herald.ack_wait(),
+        ack_wait: herald.ack_wait,
         max_deliver: herald.dispatch.max_deliver,
     }
 }

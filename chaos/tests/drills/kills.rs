@@ -1,6 +1,6 @@
 //! Dispatcher and DLQ service killed with SIGKILL mid-load.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use herald_chaos::{Cluster, assert_settled, received_ids};
 use herald_test_support::{Receiver, Reply, eventually};
@@ -51,4 +51,44 @@ async fn dispatchers_and_the_dlq_service_killed_mid_load_lose_nothing(pool: PgPo
         "every delivery to the failing receiver was dead-lettered"
     );
     eprintln!("SIGKILL drill: {settled:?}");
+}
+
+/// A dispatcher killed in the middle of an attempt holds that job, and its claim, for one ack
+/// wait (`HERALD_ACK_WAIT`, 10 s by default), not for as long as the attempt could have taken:
+/// here a minute, after which the old rule (timeout + 15 s) would have held it 75 s.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_killed_dispatchers_job_waits_one_ack_wait_not_its_timeout(pool: PgPool) {
+    let mut cluster = Cluster::start(pool, &[("HERALD_DELIVERY_TIMEOUT", "60s")], 1).await;
+    let key = cluster.tenant("acme").await;
+    let receiver = Receiver::start(vec![Reply::Hang], Reply::Status(200)).await;
+    cluster.webhook(&key, &receiver.url()).await;
+    cluster.emit_many(&key, 0..1, 1).await;
+    eventually(
+        "the first attempt to hang",
+        Duration::from_secs(20),
+        || async { (receiver.count() == 1).then_some(()) },
+    )
+    .await;
+    cluster.spawn_dispatcher();
+    cluster.kill_dispatcher().await;
+    let killed = Instant::now();
+    eventually(
+        "the survivor to send the delivery again",
+        Duration::from_secs(30),
+        || async { (receiver.count() >= 2).then_some(()) },
+    )
+    .await;
+    let held = killed.elapsed();
+    let settled = assert_settled(
+        &cluster.pool,
+        || received_ids(&[&receiver]),
+        1,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(
+        settled.success, 1,
+        "the delivery succeeded on its second attempt"
+    );
+    eprintln!("SIGKILL mid-attempt: the job waited {held:?} after the kill; {settled:?}");
 }

@@ -135,22 +135,25 @@ fn env_of(overlay: &Overlay, workload: &str, variable: &str) -> Option<String> {
     literal.or(shared).map(str::to_owned)
 }
 
-/// The operator sets up the tenants' consumers (ack wait from the delivery timeout, subjects
-/// from the prefix) that the dispatcher pulls from: both must read the same settings.
+/// The operator and ingest set up the tenants' consumers (their ack wait, subjects from the
+/// prefix) that the dispatcher pulls from and renews: all three must read the same settings.
 #[test]
-fn the_operator_and_the_dispatcher_agree_on_the_consumers() {
+fn the_operator_ingest_and_the_dispatcher_agree_on_the_consumers() {
     for overlay in overlays() {
         for variable in [
             "HERALD_NATS_PREFIX",
             "HERALD_NATS_REPLICAS",
-            "HERALD_DELIVERY_TIMEOUT",
+            "HERALD_ACK_WAIT",
         ] {
-            assert_eq!(
-                env_of(overlay, "herald-operator", variable),
-                env_of(overlay, "herald-dispatcher", variable),
-                "{}: {variable}",
-                overlay.name
-            );
+            let dispatcher = env_of(overlay, "herald-dispatcher", variable);
+            for other in ["herald-operator", "herald-ingest"] {
+                assert_eq!(
+                    env_of(overlay, other, variable),
+                    dispatcher,
+                    "{}: {variable} of {other}",
+                    overlay.name
+                );
+            }
         }
     }
 }

@@ -103,7 +103,7 @@ async fn applying_a_spec_creates_tenant_key_quotas_and_consumer(pool: PgPool) {
         .await
         .expect("the tenant's consumer");
     assert_eq!(consumer.max_ack_pending, 7);
-    assert_eq!(consumer.ack_wait, herald.stack.config.ack_wait());
+    assert_eq!(consumer.ack_wait, herald.stack.config.ack_wait);
     assert_eq!(
         consumer.max_deliver,
         herald.stack.config.dispatch.max_deliver

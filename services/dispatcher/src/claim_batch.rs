@@ -2,9 +2,12 @@
 //! whole batch and reads what each attempt needs, the tenant's retry schedule included.
 //! A delivery is claimable when it is `pending` and due, or `processing` under a lease that
 //! ran out (its dispatcher died). A claim also records that the job was published (it
-//! arrived), where nothing had yet.
+//! arrived), where nothing had yet. The lease is the ack wait, short next to an attempt's
+//! timeout; an attempt in progress renews it (`hold`), so a dead dispatcher's deliveries are
+//! claimable again within one ack wait while a live one keeps its own however long it takes.
 
 use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -50,6 +53,20 @@ impl Claimer {
         Ok(self.commit().submit((delivery, generation)).await?)
     }
 
+    /// Renews the claim every third of the lease until dropped: while an attempt runs,
+    /// nobody else takes its delivery. A renewal that fails is retried at the next turn; the
+    /// lease left is still two turns long.
+    pub async fn hold(&self, delivery: Uuid, generation: i32) -> Infallible {
+        loop {
+            tokio::time::sleep(self.lease / 3).await;
+            match renew(&self.pool, self.lease, delivery, generation).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!("claim not renewed: the delivery moved on"),
+                Err(error) => tracing::warn!(error = format!("{error:#}"), "claim not renewed"),
+            }
+        }
+    }
+
     fn commit(&self) -> &GroupCommit<Job, Option<Claimed>> {
         self.commit.get_or_init(|| {
             let (pool, lease) = (self.pool.clone(), self.lease);
@@ -65,6 +82,27 @@ impl Claimer {
             })
         })
     }
+}
+
+/// Extends the lease of a claim still in place; `false`: the delivery is no longer
+/// `processing` at this generation.
+async fn renew(
+    pool: &PgPool,
+    lease: Duration,
+    delivery: Uuid,
+    generation: i32,
+) -> anyhow::Result<bool> {
+    let renewed = sqlx::query(
+        "UPDATE deliveries SET lease_until = now() + make_interval(secs => $3)
+         WHERE id = $1 AND generation = $2 AND status = 'processing'",
+    )
+    .bind(delivery)
+    .bind(generation)
+    .bind(lease.as_secs_f64())
+    .execute(pool)
+    .await
+    .context("renewing a claim")?;
+    Ok(renewed.rows_affected() == 1)
 }
 
 /// Claims every job of the batch that is claimable. A delivery named twice is claimed for the

@@ -104,7 +104,7 @@ pub fn supervisor(
     let policy = Arc::new(config.address_policy());
     let outbox = Outbox::new(js.clone(), topology.clone(), pool.clone());
     let worker = Worker {
-        claimer: Claimer::new(claims_pool(&pool), config.ack_wait()),
+        claimer: Claimer::new(claims_pool(&pool), config.ack_wait),
         recorder: Recorder::new(pool.clone()),
         pool,
         sender: Sender::new(
@@ -128,7 +128,7 @@ pub fn supervisor(
         slots: Arc::new(Semaphore::new(config.dispatch.process_concurrency)),
         discovery_interval: DISCOVERY_INTERVAL,
         default_tenant_cap: config.default_quotas.max_concurrent_deliveries as usize,
-        heartbeat: config.ack_wait() / 3,
+        heartbeat: config.heartbeat(),
         drain: config.delivery_timeout + Duration::from_secs(5),
     })
 }

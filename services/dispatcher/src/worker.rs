@@ -110,7 +110,10 @@ impl Worker {
         let attempt = claimed.attempts + 1;
         tracing::Span::current().record("attempt", attempt);
         tracing::info!(url = %claimed.url, "attempt started");
-        let report = self.attempt(job, &claimed, attempt).await;
+        let report = tokio::select! {
+            report = self.attempt(job, &claimed, attempt) => report,
+            never = self.claimer.hold(job.delivery_id, job.generation) => match never {},
+        };
         drop((webhook_slot, process_slot));
         let verdict = classify(&report.result);
         // The schedule counts the attempts since the latest manual retry.

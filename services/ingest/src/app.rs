@@ -149,7 +149,7 @@ fn background_with(
 fn publisher(config: &Config, pool: PgPool, nats: async_nats::Client) -> Publisher {
     let defaults = ConsumerSettings {
         max_ack_pending: i64::from(config.default_quotas.max_concurrent_deliveries),
-        ack_wait: config.ack_wait(),
+        ack_wait: config.ack_wait,
         max_deliver: config.dispatch.max_deliver,
     };
     let outbox = Outbox::new(

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use herald_domain::duration::{parse_duration, parse_duration_list};
+use herald_domain::duration::{format_duration, parse_duration, parse_duration_list};
 use herald_domain::{AddressPolicy, PortList, QuotaLimits};
 use ipnet::IpNet;
 
@@ -32,6 +32,11 @@ pub struct Config {
     pub encryption_keys: Option<herald_domain::sealing::Keyring>,
     pub retry_schedule: Vec<Duration>,
     pub delivery_timeout: Duration,
+    /// How long JetStream waits for word of a job, and how long a dispatcher's claim on a
+    /// delivery holds, before another dispatcher may take it (`HERALD_ACK_WAIT`). A job in
+    /// progress renews both every third of it, however long its attempt takes, so this bounds
+    /// how long a crashed dispatcher's jobs wait, not how long an attempt may take.
+    pub ack_wait: Duration,
     pub allow_private_cidrs: Vec<IpNet>,
     /// The ports a webhook may use (`HERALD_ALLOWED_PORTS`).
     pub allowed_ports: PortList,
@@ -77,10 +82,13 @@ pub struct IngestLimits {
     pub max_tenant_backlog: u64,
 }
 
+/// Below this, a job's renewals (every third of the ack wait) would be a steady load.
+const MIN_ACK_WAIT: Duration = Duration::from_secs(1);
+
 impl Config {
-    /// How long JetStream waits for an ack: an attempt, plus time for its bookkeeping.
-    pub fn ack_wait(&self) -> Duration {
-        self.delivery_timeout + Duration::from_secs(15)
+    /// How often a job in progress renews its ack wait and its claim.
+    pub fn heartbeat(&self) -> Duration {
+        self.ack_wait / 3
     }
 
     /// The SSRF rules webhooks are held to, at registration and at delivery.
@@ -101,6 +109,7 @@ impl std::fmt::Debug for Config {
             .field("encryption_keys", &self.encryption_keys)
             .field("retry_schedule", &self.retry_schedule)
             .field("delivery_timeout", &self.delivery_timeout)
+            .field("ack_wait", &self.ack_wait)
             .field("allow_private_cidrs", &self.allow_private_cidrs)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("allowed_ports", &self.allowed_ports.to_string())
@@ -128,6 +137,7 @@ impl Config {
         let api_addr = or("HERALD_API_ADDR", "127.0.0.1:8080")?;
         let retry = or("HERALD_RETRY_SCHEDULE", "1s,4s,16s,64s,256s")?;
         let timeout = or("HERALD_DELIVERY_TIMEOUT", "15s")?;
+        let ack_wait = or("HERALD_ACK_WAIT", "10s")?;
         Ok(Self {
             database_url: or("DATABASE_URL", DEFAULT_DATABASE_URL)?,
             nats_url: or("NATS_URL", "nats://127.0.0.1:4222")?,
@@ -143,6 +153,7 @@ impl Config {
                 .context("HERALD_ENCRYPTION_KEY")?,
             retry_schedule: parse_duration_list(&retry).context("HERALD_RETRY_SCHEDULE")?,
             delivery_timeout: parse_duration(&timeout).context("HERALD_DELIVERY_TIMEOUT")?,
+            ack_wait: parse_ack_wait(&ack_wait)?,
             allow_private_cidrs: parse_cidrs(
                 "HERALD_ALLOW_PRIVATE_CIDRS",
                 &or("HERALD_ALLOW_PRIVATE_CIDRS", "")?,
@@ -211,6 +222,17 @@ fn positive<T: std::str::FromStr + PartialOrd + Default>(
     }
 }
 
+fn parse_ack_wait(raw: &str) -> anyhow::Result<Duration> {
+    let ack_wait = parse_duration(raw).context("HERALD_ACK_WAIT")?;
+    if ack_wait < MIN_ACK_WAIT {
+        bail!(
+            "HERALD_ACK_WAIT must be at least {}, not {raw:?}",
+            format_duration(MIN_ACK_WAIT)
+        );
+    }
+    Ok(ack_wait)
+}
+
 /// JetStream keeps at most five copies of a stream.
 fn parse_replicas(replicas: usize) -> anyhow::Result<usize> {
     if replicas > 5 {
@@ -270,6 +292,7 @@ mod tests {
         assert_eq!(c.admin_token, None);
         assert_eq!(c.retry_schedule.len(), 5);
         assert_eq!(c.delivery_timeout, Duration::from_secs(15));
+        assert_eq!(c.ack_wait, Duration::from_secs(10));
         assert!(c.allow_private_cidrs.is_empty());
         assert_eq!(c.allowed_ports.to_string(), "80,443,1024-65535");
         assert_eq!(c.log_format, LogFormat::Json);
@@ -327,6 +350,8 @@ mod tests {
             ("HERALD_API_ADDR", "localhost"),
             ("HERALD_RETRY_SCHEDULE", "1s,soon"),
             ("HERALD_DELIVERY_TIMEOUT", "15"),
+            ("HERALD_ACK_WAIT", "10"),
+            ("HERALD_ACK_WAIT", "500ms"),
             ("HERALD_ALLOW_PRIVATE_CIDRS", "127.0.0.1/33"),
             ("HERALD_TRUSTED_PROXIES", "10.0.0.0/8, proxy"),
             ("HERALD_ALLOWED_PORTS", "443,ssh"),

@@ -96,7 +96,10 @@ async fn a_tenant_gets_no_more_than_its_quota_even_if_its_consumer_allows_more(p
 /// record of one attempt, a dispatcher with a single slot already attempts the next job.
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_slot_is_free_while_its_attempt_is_recorded(pool: PgPool) {
-    let settings = [("HERALD_DISPATCHER_CONCURRENCY", "1")];
+    let settings = [
+        ("HERALD_DISPATCHER_CONCURRENCY", "1"),
+        ("HERALD_ACK_WAIT", "2s"),
+    ];
     let mut stack = Stack::start(pool, &settings).await;
     let key = stack.tenant("acme").await;
     let receiver = Receiver::always(Reply::Delay(Duration::from_millis(300), 200)).await;
@@ -188,21 +191,7 @@ async fn a_job_waiting_for_a_slot_is_not_handed_out_again(pool: PgPool) {
         stack.emit(key, json!({ "n": 1 })).await;
     }
     let js = stack.jetstream().await;
-    let short = herald_runtime::jetstream::ConsumerSettings {
-        max_ack_pending: 20,
-        ack_wait: Duration::from_secs(2),
-        max_deliver: 100,
-    };
-    for tenant in &tenants {
-        let topology = stack.topology();
-        topology
-            .ensure_tenant_consumer(&js, tenant, short)
-            .await
-            .unwrap();
-    }
-    stack
-        .start_dispatcher_with(|supervisor| supervisor.heartbeat = Duration::from_millis(500))
-        .await;
+    stack.start_dispatcher().await;
     // Three attempts have taken three seconds: the jobs still queued have waited longer than
     // the acknowledgement deadline.
     eventually("three attempts", Duration::from_secs(15), || async {

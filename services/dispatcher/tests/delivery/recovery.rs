@@ -171,3 +171,50 @@ async fn the_worker_step_is_idempotent(pool: PgPool) {
     assert_eq!(worker.work(&stale, "acme").await.unwrap(), Outcome::Skip);
     assert_eq!(receiver.count(), 1, "the delivery was sent once");
 }
+
+/// A claim lasts one ack wait, far shorter than an attempt may take, so that a dead
+/// dispatcher's deliveries are soon claimable again; a live dispatcher renews its own while
+/// the attempt runs, and nobody else sends the delivery meanwhile.
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn an_attempt_longer_than_the_ack_wait_keeps_its_claim(pool: PgPool) {
+    let settings = [
+        ("HERALD_ACK_WAIT", "1s"),
+        ("HERALD_DELIVERY_TIMEOUT", "10s"),
+    ];
+    let mut stack = Stack::start(pool, &settings).await;
+    stack.stop_dispatcher().await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Delay(Duration::from_secs(3), 200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    stack.emit(&key, json!({})).await;
+    let job = stack.only_job().await;
+    let worker = || async {
+        let mut registry = prometheus_client::registry::Registry::default();
+        herald_dispatcher::supervisor(
+            &stack.config,
+            stack.pool.clone(),
+            connect(&stack.config).await,
+            &mut registry,
+        )
+        .unwrap()
+        .worker
+    };
+    let (first, second) = (worker().await, worker().await);
+    let attempt = tokio::spawn(async move { first.work(&job, "acme").await.unwrap() });
+    eventually(
+        "the attempt to be in flight",
+        Duration::from_secs(10),
+        || async { (receiver.count() == 1).then_some(()) },
+    )
+    .await;
+    // Twice the lease: without renewals the claim would have run out.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    use herald_dispatcher::worker::Outcome;
+    let meanwhile = second.work(&job, "acme").await.unwrap();
+    assert!(
+        matches!(meanwhile, Outcome::Defer(_)),
+        "a second dispatcher is told to wait, not handed the delivery: {meanwhile:?}"
+    );
+    assert_eq!(attempt.await.unwrap(), Outcome::Delivered);
+    assert_eq!(receiver.count(), 1, "the delivery was sent once");
+}

@@ -317,7 +317,7 @@ impl TestApp {
         );
         let defaults = herald_runtime::jetstream::ConsumerSettings {
             max_ack_pending: 20,
-            ack_wait: self.config.ack_wait(),
+            ack_wait: self.config.ack_wait,
             max_deliver: self.config.dispatch.max_deliver,
         };
         let publisher = herald_ingest::publisher::Publisher::new(outbox, defaults);
