@@ -101,7 +101,7 @@ impl Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field("nats_url", &self.nats_url)
+            .field("nats_url", &crate::nats::redact(&self.nats_url))
             .field("nats_prefix", &self.nats_prefix)
             .field("nats_replicas", &self.nats_replicas)
             .field("api_addr", &self.api_addr)

@@ -17,5 +17,5 @@ pub mod stack;
 pub use dns::ScriptedDns;
 pub use eventually::eventually;
 pub use nats_cluster::NatsCluster;
-pub use nats_server::NatsServer;
+pub use nats_server::{NatsAuth, NatsServer};
 pub use receiver::{Received, Receiver, Reply};

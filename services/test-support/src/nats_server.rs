@@ -15,6 +15,34 @@ pub struct NatsServer {
     url: String,
     port: u16,
     store: TempDir,
+    auth: NatsAuth,
+}
+
+/// What the server asks of a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NatsAuth {
+    Nothing,
+    UserAndPassword(&'static str, &'static str),
+    Token(&'static str),
+}
+
+impl NatsAuth {
+    fn args(self) -> Vec<&'static str> {
+        match self {
+            Self::Nothing => vec![],
+            Self::UserAndPassword(user, password) => vec!["--user", user, "--pass", password],
+            Self::Token(token) => vec!["--auth", token],
+        }
+    }
+
+    /// The URL's user part that satisfies it (`user:password@`, `token@`).
+    fn in_url(self) -> String {
+        match self {
+            Self::Nothing => String::new(),
+            Self::UserAndPassword(user, password) => format!("{user}:{password}@"),
+            Self::Token(token) => format!("{token}@"),
+        }
+    }
 }
 
 impl NatsServer {
@@ -32,13 +60,19 @@ impl NatsServer {
     }
 
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_requiring(NatsAuth::Nothing)
+    }
+
+    /// A server that lets in only clients proving `auth`; `url_with_credentials` does.
+    pub fn start_requiring(auth: NatsAuth) -> anyhow::Result<Self> {
         let store = tempfile::tempdir().context("creating the NATS store directory")?;
-        let child = spawn(&store, None)?;
+        let child = spawn(&store, None, auth)?;
         let mut server = Self {
             child,
             url: String::new(),
             port: 0,
             store,
+            auth,
         };
         server.url = server.wait_for_port()?;
         server.port = server
@@ -47,7 +81,7 @@ impl NatsServer {
             .next()
             .and_then(|p| p.parse().ok())
             .context("reading the port from the URL")?;
-        wait_for_jetstream(&server.url)?;
+        wait_for_jetstream(&server.url, auth)?;
         Ok(server)
     }
 
@@ -59,13 +93,19 @@ impl NatsServer {
 
     /// Starts the server again on the same port and store, after `stop`.
     pub fn resume(&mut self) -> anyhow::Result<()> {
-        self.child = spawn(&self.store, Some(self.port))?;
+        self.child = spawn(&self.store, Some(self.port), self.auth)?;
         self.wait_for_port()?;
         Ok(())
     }
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL with the credentials the server asks for, as `NATS_URL` carries them.
+    pub fn url_with_credentials(&self) -> String {
+        self.url
+            .replacen("nats://", &format!("nats://{}", self.auth.in_url()), 1)
     }
 
     /// The server writes `nats-server_<pid>.ports` once it listens.
@@ -96,7 +136,7 @@ impl NatsServer {
 /// asks JetStream for a stream that does not exist until it answers that and a probe stream
 /// can be created and deleted, on a thread of its own so that the caller may be inside a
 /// runtime.
-fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
+fn wait_for_jetstream(url: &str, auth: NatsAuth) -> anyhow::Result<()> {
     let url = url.to_owned();
     let probe = std::thread::spawn(move || -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -104,7 +144,15 @@ fn wait_for_jetstream(url: &str) -> anyhow::Result<()> {
             .build()
             .context("a runtime for the JetStream probe")?;
         runtime.block_on(async {
-            let client = async_nats::connect(&url)
+            let options = match auth {
+                NatsAuth::Nothing => async_nats::ConnectOptions::new(),
+                NatsAuth::UserAndPassword(user, password) => {
+                    async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
+                }
+                NatsAuth::Token(token) => async_nats::ConnectOptions::with_token(token.into()),
+            };
+            let client = options
+                .connect(&url)
                 .await
                 .context("connecting to nats-server")?;
             let js = async_nats::jetstream::new(client);
@@ -145,7 +193,7 @@ async fn accepts_writes(js: &async_nats::jetstream::Context) -> bool {
     js.create_stream(config).await.is_ok() && js.delete_stream("readiness_probe").await.is_ok()
 }
 
-fn spawn(store: &TempDir, port: Option<u16>) -> anyhow::Result<Child> {
+fn spawn(store: &TempDir, port: Option<u16>, auth: NatsAuth) -> anyhow::Result<Child> {
     let ports_dir = store.path().join("ports");
     std::fs::create_dir_all(&ports_dir).context("creating the ports directory")?;
     let port = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
@@ -154,6 +202,7 @@ fn spawn(store: &TempDir, port: Option<u16>) -> anyhow::Result<Child> {
         .arg(store.path().join("js"))
         .arg("--ports_file_dir")
         .arg(&ports_dir)
+        .args(auth.args())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

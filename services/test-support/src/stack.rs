@@ -55,9 +55,20 @@ impl Stack {
         dns: &ScriptedDns,
     ) -> Self {
         let nats = NatsServer::start().expect("nats-server starts");
+        Self::start_on(pool, nats, settings, dns).await
+    }
+
+    /// As `start_resolving`, on `nats`, reached through `NATS_URL` with the credentials it
+    /// asks for.
+    pub async fn start_on(
+        pool: PgPool,
+        nats: NatsServer,
+        settings: &[(&str, &str)],
+        dns: &ScriptedDns,
+    ) -> Self {
         let schedule: Vec<String> = SCHEDULE.iter().map(|ms| format!("{ms}ms")).collect();
         let mut vars: HashMap<String, String> = HashMap::from([
-            ("NATS_URL".into(), nats.url().into()),
+            ("NATS_URL".into(), nats.url_with_credentials()),
             ("HERALD_ADMIN_TOKEN".into(), ADMIN.into()),
             ("HERALD_API_ADDR".into(), "127.0.0.1:0".into()),
             ("HERALD_ALLOW_PRIVATE_CIDRS".into(), "127.0.0.0/8".into()),

@@ -5,6 +5,7 @@
 mod contract;
 mod isolation;
 mod lifecycle;
+mod nats_auth;
 mod recovery;
 mod retries;
 mod rotation;
