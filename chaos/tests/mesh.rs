@@ -1,6 +1,6 @@
 //! The chaos-mesh experiments of `chaos/mesh/` run against a cluster, never here; this
 //! checks them offline. Each must be one chaos-mesh resource that aims at Herald's pods in
-//! the `herald` namespace only, ends by itself, names the metrics, alerts and local drill
+//! the `herald-system` namespace only, ends by itself, names the metrics, alerts and local drill
 //! that go with it (all of which must exist), and the workflow must run exact copies.
 
 use std::collections::BTreeSet;
@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_yaml::{Mapping, Value};
 
 const API_VERSION: &str = "chaos-mesh.org/v1alpha1";
-const NAMESPACE: &str = "herald";
+const NAMESPACE: &str = "herald-system";
 const NAME_LABEL: &str = "app.kubernetes.io/name";
 /// What an experiment may inject into: Herald's own pods.
 const HERALD_PODS: &[&str] = &["herald-ingest", "herald-dispatcher", "herald-dlq"];
@@ -113,7 +113,7 @@ fn duration(text: &str, file: &str) -> Duration {
     }
 }
 
-/// A pod selector: the `herald` namespace only, and one of `allowed` by name label.
+/// A pod selector: the `herald-system` namespace only, and one of `allowed` by name label.
 fn check_selector(selector: &Value, allowed: &[&str], file: &str) {
     let namespaces = at(selector, &["namespaces"]).and_then(Value::as_sequence);
     assert_eq!(
@@ -191,6 +191,29 @@ fn check_spec(kind: &str, spec: &Value, file: &str) {
             );
         }
         other => panic!("{file}: unexpected kind {other}"),
+    }
+}
+
+/// The experiments aim where the manifests put Herald: a namespace with nothing of Herald's
+/// in it would make every experiment select no pod and pass doing nothing.
+#[test]
+fn experiments_aim_at_the_namespace_herald_is_deployed_to() {
+    for kustomization in [
+        "k8s/base/kustomization.yaml",
+        "k8s/overlays/dev/kustomization.yaml",
+        "k8s/overlays/prod/kustomization.yaml",
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(kustomization);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{kustomization}: {e}"));
+        let doc: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(
+            doc["namespace"].as_str(),
+            Some(NAMESPACE),
+            "{kustomization} deploys Herald elsewhere"
+        );
     }
 }
 
