@@ -36,6 +36,7 @@ pub struct DispatchMetrics {
     /// Jobs waiting in each tenant's consumer, and those handed out but not yet acked.
     pub queue_depth: Family<TenantLabel, Gauge>,
     pub ack_pending: Family<TenantLabel, Gauge>,
+    pub tenant_cap: Family<TenantLabel, Gauge>,
     /// Jobs this process is working now.
     pub in_flight: Gauge,
 }
@@ -49,6 +50,7 @@ impl DispatchMetrics {
             jobs: Family::default(),
             queue_depth: Family::default(),
             ack_pending: Family::default(),
+            tenant_cap: Family::default(),
             in_flight: Gauge::default(),
         };
         registry.register(
@@ -65,6 +67,12 @@ impl DispatchMetrics {
             "consumer_ack_pending",
             "Jobs handed to dispatchers and not yet acked, per tenant (JetStream num_ack_pending)",
             metrics.ack_pending.clone(),
+        );
+        registry.register(
+            "tenant_concurrency_cap",
+            "The deliveries a tenant may have in flight as this dispatcher applies it: its \
+             max_concurrent_deliveries, 0 while it is suspended",
+            metrics.tenant_cap.clone(),
         );
         registry.register(
             "dispatcher_in_flight",

@@ -46,12 +46,14 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    /// Reads the consumer's backlog into the per-tenant gauges.
+    /// Reads the consumer's backlog into the per-tenant gauges, beside the tenant's cap (0
+    /// while suspended: its backlog then waits by design, and scales no dispatcher up).
     async fn observe(
         &self,
         stream: &async_nats::jetstream::stream::Stream,
         name: &str,
         tenant: &str,
+        cap: usize,
     ) {
         let Ok(mut consumer) = stream.get_consumer::<pull::Config>(name).await else {
             return;
@@ -71,6 +73,10 @@ impl Supervisor {
             .ack_pending
             .get_or_create(&label)
             .set(info.num_ack_pending as i64);
+        metrics
+            .tenant_cap
+            .get_or_create(&label)
+            .set(i64::try_from(cap).unwrap_or(i64::MAX));
     }
 
     /// Drops a tenant's backlog gauges once its consumer is gone: a series left at its last
@@ -83,6 +89,7 @@ impl Supervisor {
         let metrics = &self.worker.metrics;
         metrics.queue_depth.remove(&label);
         metrics.ack_pending.remove(&label);
+        metrics.tenant_cap.remove(&label);
     }
 
     pub async fn run(self, shutdown: ShutdownToken) {
@@ -164,7 +171,8 @@ impl Supervisor {
                 continue;
             };
             if pullers.contains_key(&name) {
-                self.observe(&stream, &name, tenant).await;
+                self.observe(&stream, &name, tenant, caps.current(tenant))
+                    .await;
                 continue;
             }
             let consumer = stream

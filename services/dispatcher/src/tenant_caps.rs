@@ -63,6 +63,13 @@ impl TenantCaps {
         }
     }
 
+    /// The tenant's cap now; the fallback until its quota is read.
+    pub fn current(&self, tenant: &str) -> usize {
+        self.caps
+            .get(tenant)
+            .map_or(self.fallback, |cap| *cap.borrow())
+    }
+
     /// The tenant's cap, to watch; the fallback until its quota is read.
     pub fn of(&mut self, tenant: &str) -> watch::Receiver<usize> {
         let fallback = self.fallback;

@@ -191,11 +191,14 @@ fn backlog_series(metrics: &herald_dispatcher::metrics::DispatchMetrics) -> Stri
     let mut registry = prometheus_client::registry::Registry::default();
     registry.register("pending", "jobs waiting", metrics.queue_depth.clone());
     registry.register("unacked", "jobs in flight", metrics.ack_pending.clone());
+    registry.register("cap", "deliveries allowed in flight", metrics.tenant_cap.clone());
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     text
 }
 
+/// A suspended tenant's backlog is shown with its cap of 0 (what the dispatchers are scaled
+/// on leaves it out); a disabled tenant's series go.
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_disabled_tenants_backlog_gauges_are_dropped(pool: PgPool) {
     let mut stack = Stack::start(pool, &[]).await;
@@ -213,12 +216,14 @@ async fn a_disabled_tenants_backlog_gauges_are_dropped(pool: PgPool) {
         .await;
     let metrics = metrics.expect("the dispatcher's metrics");
     eventually(
-        "the suspended tenant's waiting job counted",
+        "the suspended tenant's waiting job counted, beside its cap of 0",
         Duration::from_secs(10),
         || async {
             let text = backlog_series(&metrics);
-            text.contains(r#"pending{tenant="leaving"} 1"#)
-                .then_some(())
+            (text.contains(r#"pending{tenant="leaving"} 1"#)
+                && text.contains(r#"cap{tenant="leaving"} 0"#)
+                && text.contains(r#"cap{tenant="staying"} 20"#))
+            .then_some(())
         },
     )
     .await;
