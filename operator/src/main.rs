@@ -26,7 +26,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;
-    let nats = herald_runtime::nats::connect(&settings.herald.nats_url, "herald-operator").await?;
+    let nats = herald_runtime::nats::connect_to(&settings.herald, "herald-operator").await?;
     let metrics = Arc::new(OperatorMetrics::new());
 
     let routes = herald_operator::http::routes(metrics.clone(), nats.clone());

@@ -59,7 +59,7 @@ pub async fn run(
     shutdown: ShutdownToken,
 ) -> anyhow::Result<()> {
     let pool = database::connect_and_migrate(&config.database_url).await?;
-    let nats = nats::connect(&config.nats_url, "dispatcher").await?;
+    let nats = nats::connect_to(config, "dispatcher").await?;
     let mut metrics = Metrics::new();
     let supervisor = supervisor(config, pool.clone(), nats.clone(), metrics.registry_mut())?;
     let metrics = Arc::new(metrics);

@@ -39,7 +39,7 @@ pub async fn run(
     shutdown: ShutdownToken,
 ) -> anyhow::Result<()> {
     let pool = database::connect_and_migrate(&config.database_url).await?;
-    let nats = nats::connect(&config.nats_url, "dlq").await?;
+    let nats = nats::connect_to(config, "dlq").await?;
     let mut metrics = Metrics::new();
     let service =
         DeadLetterService::new(config, pool.clone(), nats.clone(), metrics.registry_mut());

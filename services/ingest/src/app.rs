@@ -45,7 +45,7 @@ impl Application {
     /// Connects to PostgreSQL (creating and migrating the database) and NATS, and binds.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
         let pool = database::connect_and_migrate(&config.database_url).await?;
-        let nats = herald_runtime::nats::connect(&config.nats_url, "ingest").await?;
+        let nats = herald_runtime::nats::connect_to(config, "ingest").await?;
         Self::with_connections(config, pool, nats).await
     }
 

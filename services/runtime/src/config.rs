@@ -2,6 +2,7 @@
 //! also has a `*_FILE` variant (Kubernetes Secret mounts, Vault agent).
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub struct Config {
     /// How many NATS servers hold a copy of each of Herald's streams (`HERALD_NATS_REPLICAS`,
     /// 1 to 5): 3 in a three-server cluster, so a stream keeps working while one is down.
     pub nats_replicas: usize,
+    /// TLS to NATS beyond what a `tls://` URL and the system's roots give.
+    pub nats_tls: NatsTls,
     pub api_addr: SocketAddr,
     pub admin_token: Option<String>,
     /// Seals webhook secrets at rest (`HERALD_ENCRYPTION_KEY` / `_FILE`); none: stored as given.
@@ -55,6 +58,23 @@ pub struct Config {
     /// How webhook host names are resolved for the SSRF checks: the system resolver; tests
     /// put a script here (never a setting).
     pub dns: Arc<dyn Lookup>,
+}
+
+/// PEM files for TLS to NATS. With any of them the connection must be TLS.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NatsTls {
+    /// The CA that signed the servers' certificates (`HERALD_NATS_TLS_CA`), beside the
+    /// system's roots.
+    pub ca: Option<PathBuf>,
+    /// This client's certificate and key (`HERALD_NATS_TLS_CERT`, `HERALD_NATS_TLS_KEY`),
+    /// for servers that verify their clients.
+    pub client: Option<(PathBuf, PathBuf)>,
+}
+
+impl NatsTls {
+    pub fn is_set(&self) -> bool {
+        self.ca.is_some() || self.client.is_some()
+    }
 }
 
 /// How hard one dispatcher process works.
@@ -104,6 +124,7 @@ impl std::fmt::Debug for Config {
             .field("nats_url", &crate::nats::redact(&self.nats_url))
             .field("nats_prefix", &self.nats_prefix)
             .field("nats_replicas", &self.nats_replicas)
+            .field("nats_tls", &self.nats_tls)
             .field("api_addr", &self.api_addr)
             .field("admin_token", &self.admin_token.as_ref().map(|_| "<set>"))
             .field("encryption_keys", &self.encryption_keys)
@@ -131,6 +152,11 @@ impl Config {
     /// environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
         let get = |name: &str| setting(&lookup, name);
+        let path = |name: &str| {
+            lookup(name)
+                .filter(|value| !value.trim().is_empty())
+                .map(PathBuf::from)
+        };
         let or = |name: &str, default: &str| -> anyhow::Result<String> {
             Ok(get(name)?.unwrap_or_else(|| default.to_owned()))
         };
@@ -143,6 +169,14 @@ impl Config {
             nats_url: or("NATS_URL", "nats://127.0.0.1:4222")?,
             nats_prefix: parse_prefix(&or("HERALD_NATS_PREFIX", "herald")?)?,
             nats_replicas: parse_replicas(positive(&get, "HERALD_NATS_REPLICAS", 1)?)?,
+            nats_tls: NatsTls {
+                ca: path("HERALD_NATS_TLS_CA"),
+                client: match (path("HERALD_NATS_TLS_CERT"), path("HERALD_NATS_TLS_KEY")) {
+                    (Some(cert), Some(key)) => Some((cert, key)),
+                    (None, None) => None,
+                    _ => bail!("HERALD_NATS_TLS_CERT and HERALD_NATS_TLS_KEY go together"),
+                },
+            },
             api_addr: api_addr
                 .parse()
                 .with_context(|| format!("HERALD_API_ADDR {api_addr:?} is not host:port"))?,
@@ -359,6 +393,8 @@ mod tests {
             ("HERALD_NATS_PREFIX", "a.b"),
             ("HERALD_NATS_REPLICAS", "0"),
             ("HERALD_NATS_REPLICAS", "6"),
+            ("HERALD_NATS_TLS_CERT", "/etc/herald/nats.crt"),
+            ("HERALD_NATS_TLS_KEY", "/etc/herald/nats.key"),
             ("HERALD_WEBHOOK_CONCURRENCY", "0"),
             ("HERALD_MAX_DELIVER", "lots"),
             ("HERALD_DEFAULT_QUOTAS", "burst=0"),
@@ -366,6 +402,27 @@ mod tests {
             let err = format!("{:#}", config(&[(name, value)]).unwrap_err());
             assert!(err.contains(name), "{name}: {err}");
         }
+    }
+
+    #[test]
+    fn nats_tls_files_are_paths_and_a_certificate_comes_with_its_key() {
+        assert!(!config(&[]).unwrap().nats_tls.is_set());
+        let c = config(&[
+            ("HERALD_NATS_TLS_CA", "/etc/nats-ca/ca.crt"),
+            ("HERALD_NATS_TLS_CERT", "/etc/nats-client/tls.crt"),
+            ("HERALD_NATS_TLS_KEY", "/etc/nats-client/tls.key"),
+        ])
+        .unwrap();
+        assert_eq!(c.nats_tls.ca, Some("/etc/nats-ca/ca.crt".into()));
+        assert_eq!(
+            c.nats_tls.client,
+            Some((
+                "/etc/nats-client/tls.crt".into(),
+                "/etc/nats-client/tls.key".into()
+            ))
+        );
+        let only_ca = config(&[("HERALD_NATS_TLS_CA", "/etc/nats-ca/ca.crt")]).unwrap();
+        assert!(only_ca.nats_tls.is_set() && only_ca.nats_tls.client.is_none());
     }
 
     #[test]

@@ -10,6 +10,9 @@
 use anyhow::Context;
 use async_nats::ServerAddr;
 
+use crate::Config;
+use crate::config::NatsTls;
+
 /// What a server asks a client to prove.
 #[derive(PartialEq, Eq)]
 enum Credentials {
@@ -77,11 +80,43 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// Makes ring the process's TLS crypto provider, unless one is installed already. The
+/// workspace's dependencies enable more than one provider in rustls, which then picks none,
+/// and the NATS client's TLS would panic at its first handshake.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The connection the configuration names: `NATS_URL` and the TLS files.
+pub async fn connect_to(config: &Config, service: &str) -> anyhow::Result<async_nats::Client> {
+    connect_with(&config.nats_url, &config.nats_tls, service).await
+}
+
+/// A connection to `url` with no TLS files (a `tls://` URL still gets TLS, checked against
+/// the system's roots).
 pub async fn connect(url: &str, service: &str) -> anyhow::Result<async_nats::Client> {
+    connect_with(url, &NatsTls::default(), service).await
+}
+
+pub async fn connect_with(
+    url: &str,
+    tls: &NatsTls,
+    service: &str,
+) -> anyhow::Result<async_nats::Client> {
+    install_tls_provider();
     let (addr, credentials) = split(url)?;
-    let options = async_nats::ConnectOptions::new()
+    let mut options = async_nats::ConnectOptions::new()
         .name(format!("herald-{service}"))
         .retry_on_initial_connect();
+    if tls.is_set() {
+        options = options.require_tls(true);
+    }
+    if let Some(ca) = &tls.ca {
+        options = options.add_root_certificates(ca.clone());
+    }
+    if let Some((cert, key)) = &tls.client {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
     let options = match credentials {
         Some(Credentials::UserAndPassword(user, password)) => {
             options.user_and_password(user, password)

@@ -2,6 +2,7 @@
 //! of them, for stream replicas), scriptable webhook receivers on loopback, an OTLP
 //! collector, and polling with a deadline instead of sleeping.
 
+mod certificates;
 pub mod collector;
 pub mod dns;
 mod eventually;
@@ -14,8 +15,9 @@ pub mod proxy;
 mod receiver;
 pub mod stack;
 
+pub use certificates::TestCertificates;
 pub use dns::ScriptedDns;
 pub use eventually::eventually;
 pub use nats_cluster::NatsCluster;
-pub use nats_server::{NatsAuth, NatsServer};
+pub use nats_server::{NatsAuth, NatsServer, NatsSetup};
 pub use receiver::{Received, Receiver, Reply};

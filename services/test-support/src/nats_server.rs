@@ -1,8 +1,10 @@
 //! A private `nats-server` with JetStream for one test: random port, its own store directory,
 //! killed when dropped. Tests never share the machine's server.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -10,17 +12,60 @@ use async_nats::jetstream::ErrorCode;
 use async_nats::jetstream::context::GetStreamErrorKind;
 use tempfile::TempDir;
 
+use crate::TestCertificates;
+
 pub struct NatsServer {
     child: Child,
     url: String,
     port: u16,
     store: TempDir,
-    auth: NatsAuth,
+    setup: NatsSetup,
+}
+
+/// What the server asks of its clients.
+#[derive(Clone, Default)]
+pub struct NatsSetup {
+    pub auth: NatsAuth,
+    /// TLS with these certificates, clients verified against the same CA.
+    pub tls: Option<Arc<TestCertificates>>,
+}
+
+impl NatsSetup {
+    fn args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = self.auth.args().into_iter().map(Into::into).collect();
+        if let Some(certificates) = &self.tls {
+            let (cert, key) = certificates.server();
+            args.extend(["--tlsverify".into(), "--tlscert".into(), cert.into()]);
+            args.extend(["--tlskey".into(), key.into(), "--tlscacert".into()]);
+            args.push(certificates.ca().into());
+        }
+        args
+    }
+
+    /// A client that meets what the server asks.
+    fn client(&self) -> async_nats::ConnectOptions {
+        let mut options = match self.auth {
+            NatsAuth::Nothing => async_nats::ConnectOptions::new(),
+            NatsAuth::UserAndPassword(user, password) => {
+                async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
+            }
+            NatsAuth::Token(token) => async_nats::ConnectOptions::with_token(token.into()),
+        };
+        if let Some(certificates) = &self.tls {
+            let (cert, key) = certificates.client();
+            options = options
+                .require_tls(true)
+                .add_root_certificates(certificates.ca())
+                .add_client_certificate(cert, key);
+        }
+        options
+    }
 }
 
 /// What the server asks of a client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum NatsAuth {
+    #[default]
     Nothing,
     UserAndPassword(&'static str, &'static str),
     Token(&'static str),
@@ -60,19 +105,23 @@ impl NatsServer {
     }
 
     pub fn start() -> anyhow::Result<Self> {
-        Self::start_requiring(NatsAuth::Nothing)
+        Self::start_with(NatsSetup::default())
     }
 
     /// A server that lets in only clients proving `auth`; `url_with_credentials` does.
     pub fn start_requiring(auth: NatsAuth) -> anyhow::Result<Self> {
+        Self::start_with(NatsSetup { auth, tls: None })
+    }
+
+    pub fn start_with(setup: NatsSetup) -> anyhow::Result<Self> {
         let store = tempfile::tempdir().context("creating the NATS store directory")?;
-        let child = spawn(&store, None, auth)?;
+        let child = spawn(&store, None, &setup)?;
         let mut server = Self {
             child,
             url: String::new(),
             port: 0,
             store,
-            auth,
+            setup,
         };
         server.url = server.wait_for_port()?;
         server.port = server
@@ -81,7 +130,7 @@ impl NatsServer {
             .next()
             .and_then(|p| p.parse().ok())
             .context("reading the port from the URL")?;
-        wait_for_jetstream(&server.url, auth)?;
+        wait_for_jetstream(&server.url, server.setup.client())?;
         Ok(server)
     }
 
@@ -93,7 +142,7 @@ impl NatsServer {
 
     /// Starts the server again on the same port and store, after `stop`.
     pub fn resume(&mut self) -> anyhow::Result<()> {
-        self.child = spawn(&self.store, Some(self.port), self.auth)?;
+        self.child = spawn(&self.store, Some(self.port), &self.setup)?;
         self.wait_for_port()?;
         Ok(())
     }
@@ -102,10 +151,11 @@ impl NatsServer {
         &self.url
     }
 
-    /// The URL with the credentials the server asks for, as `NATS_URL` carries them.
+    /// The URL with the credentials the server asks for, as `NATS_URL` carries them (the
+    /// server reports a `tls://` URL when it asks for TLS).
     pub fn url_with_credentials(&self) -> String {
         self.url
-            .replacen("nats://", &format!("nats://{}", self.auth.in_url()), 1)
+            .replacen("://", &format!("://{}", self.setup.auth.in_url()), 1)
     }
 
     /// The server writes `nats-server_<pid>.ports` once it listens.
@@ -136,7 +186,7 @@ impl NatsServer {
 /// asks JetStream for a stream that does not exist until it answers that and a probe stream
 /// can be created and deleted, on a thread of its own so that the caller may be inside a
 /// runtime.
-fn wait_for_jetstream(url: &str, auth: NatsAuth) -> anyhow::Result<()> {
+fn wait_for_jetstream(url: &str, client: async_nats::ConnectOptions) -> anyhow::Result<()> {
     let url = url.to_owned();
     let probe = std::thread::spawn(move || -> anyhow::Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -144,14 +194,8 @@ fn wait_for_jetstream(url: &str, auth: NatsAuth) -> anyhow::Result<()> {
             .build()
             .context("a runtime for the JetStream probe")?;
         runtime.block_on(async {
-            let options = match auth {
-                NatsAuth::Nothing => async_nats::ConnectOptions::new(),
-                NatsAuth::UserAndPassword(user, password) => {
-                    async_nats::ConnectOptions::with_user_and_password(user.into(), password.into())
-                }
-                NatsAuth::Token(token) => async_nats::ConnectOptions::with_token(token.into()),
-            };
-            let client = options
+            herald_runtime::nats::install_tls_provider();
+            let client = client
                 .connect(&url)
                 .await
                 .context("connecting to nats-server")?;
@@ -193,7 +237,7 @@ async fn accepts_writes(js: &async_nats::jetstream::Context) -> bool {
     js.create_stream(config).await.is_ok() && js.delete_stream("readiness_probe").await.is_ok()
 }
 
-fn spawn(store: &TempDir, port: Option<u16>, auth: NatsAuth) -> anyhow::Result<Child> {
+fn spawn(store: &TempDir, port: Option<u16>, setup: &NatsSetup) -> anyhow::Result<Child> {
     let ports_dir = store.path().join("ports");
     std::fs::create_dir_all(&ports_dir).context("creating the ports directory")?;
     let port = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
@@ -202,7 +246,7 @@ fn spawn(store: &TempDir, port: Option<u16>, auth: NatsAuth) -> anyhow::Result<C
         .arg(store.path().join("js"))
         .arg("--ports_file_dir")
         .arg(&ports_dir)
-        .args(auth.args())
+        .args(setup.args())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

@@ -331,7 +331,7 @@ async fn stop((token, handle): (ShutdownToken, JoinHandle<()>)) -> Duration {
 }
 
 pub async fn connect(config: &Config) -> async_nats::Client {
-    herald_runtime::nats::connect(&config.nats_url, "test")
+    herald_runtime::nats::connect_to(config, "test")
         .await
         .expect("NATS connects")
 }

@@ -191,7 +191,11 @@ fn backlog_series(metrics: &herald_dispatcher::metrics::DispatchMetrics) -> Stri
     let mut registry = prometheus_client::registry::Registry::default();
     registry.register("pending", "jobs waiting", metrics.queue_depth.clone());
     registry.register("unacked", "jobs in flight", metrics.ack_pending.clone());
-    registry.register("cap", "deliveries allowed in flight", metrics.tenant_cap.clone());
+    registry.register(
+        "cap",
+        "deliveries allowed in flight",
+        metrics.tenant_cap.clone(),
+    );
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
     text
