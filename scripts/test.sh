@@ -12,6 +12,8 @@ export DATABASE_URL=${HERALD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:54
 command -v jq >/dev/null || apt_install jq
 command -v curl >/dev/null || apt_install curl
 command -v promtool >/dev/null || apt_install prometheus
+# The NATS TLS tests make their throwaway certificates with it.
+command -v openssl >/dev/null || apt_install openssl
 
 "$here/ensure-test-database.sh"
 "$here/install-test-tools.sh" standardwebhooks
