@@ -5,6 +5,8 @@ use herald_test_support::process::ServiceProcess;
 use herald_test_support::proxy::FaultProxy;
 use herald_test_support::{NatsServer, eventually};
 use serde_json::{Value, json};
+
+use crate::Emitter;
 use sqlx::PgPool;
 
 const ADMIN: &str = "chaos-admin";
@@ -194,61 +196,26 @@ impl Cluster {
         response.json().await.expect("a JSON answer")
     }
 
-    /// Emits one `order.created` event once, whatever the answer; returns its status.
-    pub async fn try_emit(&self, key: &str, payload: Value) -> u16 {
-        let body = json!({ "type": "order.created", "payload": payload });
-        let response = self
-            .http
-            .post(format!("{}/events", self.api))
-            .bearer_auth(key)
-            .json(&body)
-            .timeout(Duration::from_secs(10))
-            .send()
-            .await;
-        response.map_or(0, |r| r.status().as_u16())
+    /// What emits events, on its own: it can go on while the drill kills services.
+    pub fn emitter(&self) -> Emitter {
+        Emitter {
+            api: self.api.clone(),
+            http: self.http.clone(),
+        }
     }
 
-    /// Emits events numbered `numbers`, `parallel` at a time. Each is retried with its
-    /// Idempotency-Key until accepted, as a careful client does through an outage; returns
-    /// their ids.
+    /// Emits one `order.created` event once, whatever the answer; returns its status.
+    pub async fn try_emit(&self, key: &str, payload: Value) -> u16 {
+        self.emitter().try_emit(key, payload).await
+    }
+
+    /// See `Emitter::emit_many`.
     pub async fn emit_many(
         &self,
         key: &str,
         numbers: std::ops::Range<usize>,
         parallel: usize,
     ) -> Vec<String> {
-        use futures::StreamExt;
-        futures::stream::iter(numbers)
-            .map(|n| self.emit_until_accepted(key, n))
-            .buffer_unordered(parallel)
-            .collect()
-            .await
-    }
-
-    async fn emit_until_accepted(&self, key: &str, n: usize) -> String {
-        let body = json!({ "type": "order.created", "payload": { "n": n } });
-        let idempotency_key = format!("chaos-{n}");
-        let accepted = eventually(
-            &format!("event {n} to be accepted"),
-            Duration::from_secs(60),
-            || async {
-                let response = self
-                    .http
-                    .post(format!("{}/events", self.api))
-                    .bearer_auth(key)
-                    .header("Idempotency-Key", &idempotency_key)
-                    .json(&body)
-                    .timeout(Duration::from_secs(10))
-                    .send()
-                    .await
-                    .ok()?;
-                if !response.status().is_success() {
-                    return None;
-                }
-                response.json::<Value>().await.ok()
-            },
-        )
-        .await;
-        accepted["id"].as_str().expect("an event id").to_owned()
+        self.emitter().emit_many(key, numbers, parallel).await
     }
 }

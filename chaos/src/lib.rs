@@ -3,7 +3,9 @@
 //! fault-injecting proxy, and the invariants every drill checks once the faults are healed.
 
 mod cluster;
+mod emitter;
 mod invariants;
 
 pub use cluster::{Cluster, free_port};
+pub use emitter::Emitter;
 pub use invariants::{Settled, assert_settled, received_ids};

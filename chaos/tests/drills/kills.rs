@@ -6,6 +6,9 @@ use herald_chaos::{Cluster, assert_settled, received_ids};
 use herald_test_support::{Receiver, Reply, eventually};
 use sqlx::PgPool;
 
+/// The first dispatcher and the DLQ service are killed while events are still coming in;
+/// the survivor works alone for a while (40 more requests of its own) before it is killed
+/// too; new processes finish the job.
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn dispatchers_and_the_dlq_service_killed_mid_load_lose_nothing(pool: PgPool) {
     let mut cluster = Cluster::start(pool, &[], 2).await;
@@ -15,25 +18,41 @@ async fn dispatchers_and_the_dlq_service_killed_mid_load_lose_nothing(pool: PgPo
     cluster.webhook(&key, &slow.url()).await;
     cluster.webhook(&key, &failing.url()).await;
 
-    cluster.emit_many(&key, 0..150, 8).await;
+    // 150 events over about three seconds: the kills land while they still arrive.
+    let emitter = cluster.emitter();
+    let emitting = tokio::spawn({
+        let key = key.clone();
+        async move {
+            emitter
+                .emit_paced(&key, 0..150, Duration::from_millis(20))
+                .await
+        }
+    });
     eventually(
         "deliveries to be under way",
         Duration::from_secs(20),
         || async { (slow.count() >= 20).then_some(()) },
     )
     .await;
+    let first_kill = Instant::now();
     cluster.kill_dispatcher().await;
     cluster.kill_dlq().await;
+    assert!(
+        !emitting.is_finished(),
+        "events were still coming in at the first kill"
+    );
+    let at_first_kill = slow.count();
     eventually(
-        "more attempts by the surviving dispatcher",
+        "the surviving dispatcher's own attempts",
         Duration::from_secs(20),
-        || async { (slow.count() >= 60).then_some(()) },
+        || async { (slow.count() >= at_first_kill + 40).then_some(()) },
     )
     .await;
     cluster.kill_dispatcher().await;
     cluster.spawn_dispatcher();
     cluster.spawn_dispatcher();
     cluster.spawn_dlq();
+    assert_eq!(emitting.await.unwrap().len(), 150, "every event accepted");
 
     let settled = assert_settled(
         &cluster.pool,
@@ -50,7 +69,23 @@ async fn dispatchers_and_the_dlq_service_killed_mid_load_lose_nothing(pool: PgPo
         settled.failed, 150,
         "every delivery to the failing receiver was dead-lettered"
     );
-    eprintln!("SIGKILL drill: {settled:?}");
+    // Every attempt recorded reached its receiver; the requests beyond them are attempts
+    // the kills cut off before their record.
+    let requests = (slow.count() + failing.count()) as i64;
+    let recorded: i64 = sqlx::query_scalar("SELECT count(*) FROM delivery_attempts")
+        .fetch_one(&cluster.pool)
+        .await
+        .unwrap();
+    assert!(
+        requests >= recorded,
+        "{recorded} attempts recorded, {requests} requests received"
+    );
+    eprintln!(
+        "SIGKILL drill: settled {:.1} s after the first kill; {requests} requests, {recorded} \
+         attempts recorded ({} cut off by the kills); {settled:?}",
+        first_kill.elapsed().as_secs_f64(),
+        requests - recorded
+    );
 }
 
 /// A dispatcher killed in the middle of an attempt holds that job, and its claim, for one ack

@@ -1,9 +1,14 @@
 //! Herald's services as child processes, to be stopped with SIGTERM or killed with SIGKILL
 //! mid-load as in production. The binaries are the workspace's own build
 //! (`cargo build --bins` first): found beside the test executable's `deps` directory.
+//!
+//! With `HERALD_DRILL_LOGS=<directory>`, each process's output (its JSON log lines, at
+//! `RUST_LOG`, `warn` by default) goes to `<directory>/<name>-<test pid>-<n>.log`, so a
+//! drill's timeline can be read from the services' own lines; otherwise stdout is dropped.
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
@@ -29,6 +34,18 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// A new file for one process's output under `HERALD_DRILL_LOGS`, if set.
+fn log_file(name: &str) -> Option<std::fs::File> {
+    static STARTED: AtomicUsize = AtomicUsize::new(0);
+    let dir = PathBuf::from(std::env::var_os("HERALD_DRILL_LOGS")?);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let path = dir.join(format!("{name}-{}-{n}.log", std::process::id()));
+    let file =
+        std::fs::File::create(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+    Some(file)
+}
+
 impl ServiceProcess {
     /// Starts `herald-<service>` with exactly these settings (plus PATH and RUST_LOG).
     pub fn spawn(service: &str, settings: &[(String, String)]) -> Self {
@@ -43,9 +60,16 @@ impl ServiceProcess {
             )
             .envs(settings.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        match log_file(&name) {
+            Some(file) => {
+                let copy = file.try_clone().expect("a second handle on the log file");
+                command.stdout(file).stderr(copy);
+            }
+            None => {
+                command.stdout(Stdio::null()).stderr(Stdio::inherit());
+            }
+        }
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("starting {name}: {e}"));
