@@ -27,6 +27,8 @@ pub struct Cluster {
     pub ingest: Option<ServiceProcess>,
     pub dispatchers: Vec<ServiceProcess>,
     pub dlq: Option<ServiceProcess>,
+    /// Emits events through the API; a clone goes on while the drill kills services.
+    pub emitter: Emitter,
     settings: Vec<(String, String)>,
     api: String,
     http: reqwest::Client,
@@ -74,6 +76,10 @@ impl Cluster {
             settings.retain(|(k, _)| k != name);
             settings.push(((*name).to_owned(), (*value).to_owned()));
         }
+        let (api, http) = (
+            format!("http://127.0.0.1:{api_port}"),
+            reqwest::Client::new(),
+        );
         let mut cluster = Self {
             pool,
             nats,
@@ -83,8 +89,12 @@ impl Cluster {
             dispatchers: Vec::new(),
             dlq: None,
             settings,
-            api: format!("http://127.0.0.1:{api_port}"),
-            http: reqwest::Client::new(),
+            emitter: Emitter {
+                api: api.clone(),
+                http: http.clone(),
+            },
+            api,
+            http,
         };
         cluster.ingest = Some(cluster.spawn("ingest", None));
         cluster.wait_ready().await;
@@ -194,28 +204,5 @@ impl Cluster {
             .await
             .expect("the API answers");
         response.json().await.expect("a JSON answer")
-    }
-
-    /// What emits events, on its own: it can go on while the drill kills services.
-    pub fn emitter(&self) -> Emitter {
-        Emitter {
-            api: self.api.clone(),
-            http: self.http.clone(),
-        }
-    }
-
-    /// Emits one `order.created` event once, whatever the answer; returns its status.
-    pub async fn try_emit(&self, key: &str, payload: Value) -> u16 {
-        self.emitter().try_emit(key, payload).await
-    }
-
-    /// See `Emitter::emit_many`.
-    pub async fn emit_many(
-        &self,
-        key: &str,
-        numbers: std::ops::Range<usize>,
-        parallel: usize,
-    ) -> Vec<String> {
-        self.emitter().emit_many(key, numbers, parallel).await
     }
 }

@@ -18,7 +18,7 @@ async fn ten_thousand_deliveries_with_two_dispatchers(pool: PgPool) {
         receivers.push(receiver);
     }
     let started = Instant::now();
-    cluster.emit_many(&key, 0..1000, 16).await;
+    cluster.emitter.emit_many(&key, 0..1000, 16).await;
     let emitted = started.elapsed();
     let refs: Vec<&Receiver> = receivers.iter().collect();
     let settled = assert_settled(

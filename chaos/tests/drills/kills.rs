@@ -19,7 +19,7 @@ async fn dispatchers_and_the_dlq_service_killed_mid_load_lose_nothing(pool: PgPo
     cluster.webhook(&key, &failing.url()).await;
 
     // 150 events over about three seconds: the kills land while they still arrive.
-    let emitter = cluster.emitter();
+    let emitter = cluster.emitter.clone();
     let emitting = tokio::spawn({
         let key = key.clone();
         async move {
@@ -97,7 +97,7 @@ async fn a_killed_dispatchers_job_waits_one_ack_wait_not_its_timeout(pool: PgPoo
     let key = cluster.tenant("acme").await;
     let receiver = Receiver::start(vec![Reply::Hang], Reply::Status(200)).await;
     cluster.webhook(&key, &receiver.url()).await;
-    cluster.emit_many(&key, 0..1, 1).await;
+    cluster.emitter.emit_many(&key, 0..1, 1).await;
     eventually(
         "the first attempt to hang",
         Duration::from_secs(20),

@@ -173,7 +173,7 @@ async fn a_real_partition_from_the_receiver_heals(pool: PgPool) {
     .await;
     let key = cluster.tenant("acme").await;
     cluster.webhook(&key, &receiver.url).await;
-    let emitting = cluster.emit_many(&key, 0..100, 4);
+    let emitting = cluster.emitter.emit_many(&key, 0..100, 4);
     let partition = async {
         eventually(
             "deliveries across the veth link",

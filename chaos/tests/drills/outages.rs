@@ -22,13 +22,13 @@ async fn nats_restarted_mid_load(pool: PgPool) {
     let key = cluster.tenant("acme").await;
     let receiver = Receiver::always(Reply::Delay(Duration::from_millis(20), 200)).await;
     cluster.webhook(&key, &receiver.url()).await;
-    cluster.emit_many(&key, 0..100, 8).await;
+    cluster.emitter.emit_many(&key, 0..100, 8).await;
     under_way(&receiver, 10).await;
     cluster.nats.stop();
     // Events are still accepted while NATS is down: PostgreSQL is the record.
     let accepted = tokio::time::timeout(
         Duration::from_secs(30),
-        cluster.emit_many(&key, 100..150, 4),
+        cluster.emitter.emit_many(&key, 100..150, 4),
     )
     .await
     .expect("ingest keeps accepting, promptly, while NATS is down");
@@ -51,7 +51,7 @@ async fn postgres_unreachable_mid_load(pool: PgPool) {
     let key = cluster.tenant("acme").await;
     let receiver = Receiver::always(Reply::Status(200)).await;
     cluster.webhook(&key, &receiver.url()).await;
-    let emitting = cluster.emit_many(&key, 0..150, 4);
+    let emitting = cluster.emitter.emit_many(&key, 0..150, 4);
     let outage = async {
         under_way(&receiver, 20).await;
         // Every connection cut and new ones unanswered, as while PostgreSQL restarts.
@@ -88,7 +88,7 @@ async fn partitions_from_receivers_and_from_nats_heal(pool: PgPool) {
         .webhook(&key, &format!("http://{}/hook", link.addr()))
         .await;
 
-    let emitting = cluster.emit_many(&key, 0..120, 4);
+    let emitting = cluster.emitter.emit_many(&key, 0..120, 4);
     let faults = async {
         under_way(&receiver, 10).await;
         link.partition();

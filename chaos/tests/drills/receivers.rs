@@ -35,7 +35,7 @@ async fn every_delivery_to_hostile_receivers_ends_success_or_dead_lettered(pool:
     ] {
         cluster.webhook(&key, &url).await;
     }
-    cluster.emit_many(&key, 0..30, 4).await;
+    cluster.emitter.emit_many(&key, 0..30, 4).await;
 
     let receivers = [&slow, &erroring, &hanging, &resetting_target];
     let settled = assert_settled(

@@ -19,7 +19,7 @@ async fn postgres_restarted_mid_load() {
     let receiver = Receiver::always(Reply::Status(200)).await;
     cluster.webhook(&key, &receiver.url()).await;
 
-    let emitting = cluster.emit_many(&key, 0..150, 4);
+    let emitting = cluster.emitter.emit_many(&key, 0..150, 4);
     let restart = async {
         eventually(
             "deliveries to be under way",

@@ -42,7 +42,7 @@ async fn emit_steadily(
         let (cluster, key, sent) = (cluster.clone(), key.to_owned(), sent.clone());
         tasks.push(tokio::spawn(async move {
             sent.lock().await.insert(n, Instant::now());
-            cluster.try_emit(&key, json!({ "n": n })).await
+            cluster.emitter.try_emit(&key, json!({ "n": n })).await
         }));
         n += 1;
     }
@@ -97,7 +97,10 @@ async fn a_slow_tenant_at_full_rate_leaves_another_untouched(pool: PgPool) {
     let per_phase = 500;
 
     // Warm up: the dispatcher has found B's consumer once one event got through.
-    assert_eq!(cluster.try_emit(&b, json!({ "n": u64::MAX })).await, 201);
+    assert_eq!(
+        cluster.emitter.try_emit(&b, json!({ "n": u64::MAX })).await,
+        201
+    );
     eventually("B's first delivery", Duration::from_secs(10), || async {
         (fast.count() == 1).then_some(())
     })

@@ -30,7 +30,7 @@ async fn each_service_process_exports_its_part_of_the_event_trace(pool: PgPool) 
     let key = cluster.tenant("acme").await;
     let receiver = Receiver::always(Reply::Status(400)).await;
     cluster.webhook(&key, &receiver.url()).await;
-    cluster.emit_many(&key, 0..1, 1).await;
+    cluster.emitter.emit_many(&key, 0..1, 1).await;
 
     let trace = eventually("the event's spans", Duration::from_secs(30), || async {
         let spans = collector.spans();

@@ -8,6 +8,15 @@ use std::process::Command;
 use anyhow::{Context, bail};
 use tempfile::TempDir;
 
+/// A new P-256 key, unencrypted.
+const NEW_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+];
+
 pub struct TestCertificates {
     dir: TempDir,
 }
@@ -16,32 +25,16 @@ impl TestCertificates {
     pub fn generate() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("a directory for the certificates")?;
         let at = dir.path();
-        openssl(
-            at,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=herald-test-ca",
-            ],
-        )?;
-        issue(
-            at,
-            "server",
-            "/CN=127.0.0.1",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
-        )?;
+        let ca = [
+            &["req", "-x509"][..],
+            &NEW_KEY,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+            &["-subj", "/CN=herald-test-ca"],
+        ];
+        openssl(at, &ca.concat())?;
+        let server_extensions =
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n";
+        issue(at, "server", "/CN=127.0.0.1", server_extensions)?;
         issue(at, "client", "/CN=herald", "extendedKeyUsage=clientAuth\n")?;
         Ok(Self { dir })
     }
@@ -76,34 +69,17 @@ fn issue(at: &Path, name: &str, subject: &str, extensions: &str) -> anyhow::Resu
         format!("{name}.ext"),
     );
     std::fs::write(at.join(&ext), extensions).context("writing certificate extensions")?;
-    openssl(
-        at,
+    let request_args = [
+        &["req"][..],
+        &NEW_KEY,
+        &["-keyout", &key, "-out", &request, "-subj", subject],
+    ];
+    openssl(at, &request_args.concat())?;
+    let sign_args = [
         &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &request,
-            "-subj",
-            subject,
-        ],
-    )?;
-    openssl(
-        at,
+            "x509", "-req", "-in", &request, "-CA", "ca.pem", "-CAkey", "ca.key",
+        ][..],
         &[
-            "x509",
-            "-req",
-            "-in",
-            &request,
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
             "-CAcreateserial",
             "-out",
             &cert,
@@ -112,7 +88,8 @@ fn issue(at: &Path, name: &str, subject: &str, extensions: &str) -> anyhow::Resu
             "-extfile",
             &ext,
         ],
-    )
+    ];
+    openssl(at, &sign_args.concat())
 }
 
 fn openssl(at: &Path, args: &[&str]) -> anyhow::Result<()> {
