@@ -75,6 +75,19 @@ impl NatsTls {
     pub fn is_set(&self) -> bool {
         self.ca.is_some() || self.client.is_some()
     }
+
+    /// Every file named, with the setting that names it.
+    pub fn files(&self) -> Vec<(&'static str, &std::path::Path)> {
+        let mut files = Vec::new();
+        if let Some(ca) = &self.ca {
+            files.push(("HERALD_NATS_TLS_CA", ca.as_path()));
+        }
+        if let Some((cert, key)) = &self.client {
+            files.push(("HERALD_NATS_TLS_CERT", cert.as_path()));
+            files.push(("HERALD_NATS_TLS_KEY", key.as_path()));
+        }
+        files
+    }
 }
 
 /// How hard one dispatcher process works.

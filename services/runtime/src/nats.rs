@@ -104,6 +104,12 @@ pub async fn connect_with(
     service: &str,
 ) -> anyhow::Result<async_nats::Client> {
     install_tls_provider();
+    // The client would only retry, unready for good: a missing file stops the process at
+    // once, saying which.
+    for (setting, file) in tls.files() {
+        std::fs::File::open(file)
+            .with_context(|| format!("{setting}: cannot read {}", file.display()))?;
+    }
     let (addr, credentials) = split(url)?;
     let mut options = async_nats::ConnectOptions::new()
         .name(format!("herald-{service}"))
@@ -168,6 +174,23 @@ mod tests {
         assert_eq!(redact("nats://nats:4222"), "nats://nats:4222");
         let debug = format!("{:?}", split("nats://herald:s3cret@nats:4222").unwrap().1);
         assert!(!debug.contains("s3cret"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn a_missing_tls_file_stops_the_connection_naming_its_setting() {
+        let tls = NatsTls {
+            ca: Some("/nonexistent/nats-ca.pem".into()),
+            client: None,
+        };
+        let error = connect_with("tls://127.0.0.1:4222", &tls, "test")
+            .await
+            .err()
+            .expect("refused before connecting");
+        let shown = format!("{error:#}");
+        assert!(
+            shown.contains("HERALD_NATS_TLS_CA") && shown.contains("/nonexistent/nats-ca.pem"),
+            "{shown}"
+        );
     }
 
     #[test]
