@@ -184,8 +184,7 @@ mod tests {
         };
         let error = connect_with("tls://127.0.0.1:4222", &tls, "test")
             .await
-            .err()
-            .expect("refused before connecting");
+            .expect_err("refused before connecting");
         let shown = format!("{error:#}");
         assert!(
             shown.contains("HERALD_NATS_TLS_CA") && shown.contains("/nonexistent/nats-ca.pem"),
