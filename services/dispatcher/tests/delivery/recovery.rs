@@ -207,8 +207,27 @@ async fn an_attempt_longer_than_the_ack_wait_keeps_its_claim(pool: PgPool) {
         || async { (receiver.count() == 1).then_some(()) },
     )
     .await;
-    // Twice the lease: without renewals the claim would have run out.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Wait until the first lease has run out and the claim has been renewed twice since:
+    // without renewals another dispatcher could claim the delivery now.
+    let lease_of = || async {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+            "SELECT lease_until FROM deliveries WHERE id = $1",
+        )
+        .bind(job.delivery_id)
+        .fetch_one(&stack.pool)
+        .await
+        .unwrap()
+    };
+    let first_lease = lease_of().await;
+    eventually(
+        "the first lease to run out, renewed twice",
+        Duration::from_secs(10),
+        || async {
+            let renewed = lease_of().await - first_lease > chrono::Duration::milliseconds(600);
+            (renewed && chrono::Utc::now() > first_lease).then_some(())
+        },
+    )
+    .await;
     use herald_dispatcher::worker::Outcome;
     let meanwhile = second.work(&job, "acme").await.unwrap();
     assert!(
