@@ -12,6 +12,8 @@
 #   BENCH_BIN_DIR=/path/to/release scripts/bench.sh seed          # another build's services
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres scripts/bench.sh seed
 #                                    # a running server instead of a private cluster
+#   BENCH_PG_SETTINGS="max_wal_size=8GB checkpoint_timeout=15min" scripts/bench.sh fanout
+#                                    # the private cluster with these settings (-c each)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -45,7 +47,7 @@ free_port() {
 }
 
 # PostgreSQL: a private cluster with stock settings (autovacuum on, as in production) unless
-# BENCH_DATABASE_URL names a server. A server tuned for tests (autovacuum off) never
+# BENCH_DATABASE_URL names a server; BENCH_PG_SETTINGS (name=value words) changes some. A server tuned for tests (autovacuum off) never
 # vacuums the delivery table, and every claim and record then gets slower as a run goes on:
 # a scale-out run measured 1.3 ms per single-row claim there and 0.25 ms with autovacuum.
 pg_dir=
@@ -64,8 +66,10 @@ start_postgres() {
   fi
   "${as_postgres[@]}" "$bindir/initdb" -D "$pg_dir/data" -U postgres -A trust >/dev/null ||
     die "initdb failed"
-  "${as_postgres[@]}" "$pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
-    -o "-p $port -k $pg_dir -c listen_addresses=127.0.0.1" start >/dev/null ||
+  local options="-p $port -k $pg_dir -c listen_addresses=127.0.0.1" setting
+  for setting in ${BENCH_PG_SETTINGS:-}; do options+=" -c $setting"; done
+  "${as_postgres[@]}" "$pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w -o "$options" start \
+    >/dev/null ||
     die "the benchmark's PostgreSQL did not start: $(tail -n 5 "$pg_dir/log")"
   base_url="postgres://postgres@127.0.0.1:$port/postgres"
 }
@@ -76,7 +80,7 @@ if [ -n "${BENCH_DATABASE_URL:-}" ]; then
 else
   start_postgres
   trap '"${as_postgres[@]}" "$pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null; rm -rf "$pg_dir"' EXIT
-  log "PostgreSQL for the benchmark: ${base_url%/*} (stock settings, in $pg_dir)"
+  log "PostgreSQL for the benchmark: ${base_url%/*} (${BENCH_PG_SETTINGS:-stock settings}, in $pg_dir)"
 fi
 export DATABASE_URL="${base_url%/*}/herald_bench_$suffix"
 export HERALD_NATS_PREFIX="bench_$suffix"
@@ -125,21 +129,42 @@ cpu_seconds() {
     read -ra fields <"/proc/$pid/stat" 2>/dev/null || continue
     ticks=$((ticks + fields[13] + fields[14]))
   done
-  echo "$((ticks / $(getconf CLK_TCK)))"
+  local hz
+  hz=$(getconf CLK_TCK)
+  echo "$((ticks / hz)).$(((ticks % hz) * 10 / hz))"
+}
+
+# The difference of two such figures, to a tenth of a second.
+cpu_delta() {
+  local tenths=$((10#${2/./} - 10#${1/./}))
+  echo "$((tenths / 10)).$((tenths % 10))"
+}
+
+# The server's WAL written so far (records, full-page images, MB) and its checkpoints
+# (timed, requested: a requested one means max_wal_size filled before checkpoint_timeout).
+wal_counters() {
+  psql "${base_url%/*}/postgres" -XAtF' ' -c "SELECT w.wal_records, w.wal_fpi,
+    round(w.wal_bytes / 1048576.0), b.checkpoints_timed, b.checkpoints_req
+    FROM pg_stat_wal w, pg_stat_bgwriter b"
 }
 
 # run NAME [ceiling] FLAGS...: a mode word must come first on loadgen's command line.
 run() {
-  local name=$1 pg_before nats_before
+  local name=$1 pg_before nats_before wal_before wal_after
   shift
   log "scenario $name: $*"
   pg_before=$(cpu_seconds postgres)
   nats_before=$(cpu_seconds nats-server)
+  read -ra wal_before < <(wal_counters)
   "$bin/herald-loadgen" "$@" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
     --duration "$duration" --pids "$pids" --scenario "$name" \
     --out "$results/$name$label-$(date -u +%Y%m%dT%H%M%SZ).json"
-  log "scenario $name: PostgreSQL used $(($(cpu_seconds postgres) - pg_before)) CPU s," \
-    "nats-server $(($(cpu_seconds nats-server) - nats_before)) CPU s (all their processes)"
+  log "scenario $name: PostgreSQL used $(cpu_delta "$pg_before" "$(cpu_seconds postgres)") CPU s," \
+    "nats-server $(cpu_delta "$nats_before" "$(cpu_seconds nats-server)") CPU s (all their processes)"
+  read -ra wal_after < <(wal_counters)
+  log "scenario $name: WAL $((wal_after[0] - wal_before[0])) records," \
+    "$((wal_after[1] - wal_before[1])) full-page images, $((wal_after[2] - wal_before[2])) MB;" \
+    "checkpoints $((wal_after[3] - wal_before[3])) timed, $((wal_after[4] - wal_before[4])) requested"
 }
 
 # scale-out: the same latency-bound load (receiver answering after 50 ms) with one dispatcher

@@ -21,3 +21,4 @@ pub use eventually::eventually;
 pub use nats_cluster::NatsCluster;
 pub use nats_server::{NatsAuth, NatsServer, NatsSetup};
 pub use receiver::{Received, Receiver, Reply};
+pub use stack::until_connected;

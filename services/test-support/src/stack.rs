@@ -330,10 +330,25 @@ async fn stop((token, handle): (ShutdownToken, JoinHandle<()>)) -> Duration {
     started.elapsed()
 }
 
+/// A client connected by the time it is returned. The services' clients retry their first
+/// connection in the background, so one just made may still be connecting: a tenant created
+/// through it in that moment gets its consumer from the relay's next pass instead of at
+/// once, and a test that expects the one would meet the other.
 pub async fn connect(config: &Config) -> async_nats::Client {
-    herald_runtime::nats::connect_to(config, "test")
+    let client = herald_runtime::nats::connect_to(config, "test")
         .await
-        .expect("NATS connects")
+        .expect("NATS connects");
+    until_connected(&client).await;
+    client
+}
+
+/// Waits (up to 10 s) for a client made with `retry_on_initial_connect` to finish connecting.
+pub async fn until_connected(client: &async_nats::Client) {
+    eventually("the NATS connection", Duration::from_secs(10), || {
+        let connected = herald_runtime::nats::is_connected(client);
+        async move { connected.then_some(()) }
+    })
+    .await;
 }
 
 /// The id of the first delivery in an emit answer.

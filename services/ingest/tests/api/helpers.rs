@@ -62,12 +62,7 @@ async fn connected(url: &str, name: &str) -> async_nats::Client {
     let client = herald_runtime::nats::connect(url, name)
         .await
         .expect("NATS connects");
-    herald_test_support::eventually(
-        "the NATS connection",
-        std::time::Duration::from_secs(10),
-        || async { herald_runtime::nats::is_connected(&client).then_some(()) },
-    )
-    .await;
+    herald_test_support::until_connected(&client).await;
     client
 }
 

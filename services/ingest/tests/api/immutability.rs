@@ -70,6 +70,11 @@ async fn the_database_refuses_illegal_delivery_transitions(pool: PgPool) {
             "{error}"
         );
     }
+    let status: String = sqlx::query_scalar("SELECT status FROM deliveries")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "success", "a refused transition leaves the row as it was");
 }
 
 /// The hot tables carry no foreign keys (migration 0009): their parents are never deleted.
