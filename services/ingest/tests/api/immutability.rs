@@ -74,7 +74,10 @@ async fn the_database_refuses_illegal_delivery_transitions(pool: PgPool) {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    assert_eq!(status, "success", "a refused transition leaves the row as it was");
+    assert_eq!(
+        status, "success",
+        "a refused transition leaves the row as it was"
+    );
 }
 
 /// The hot tables carry no foreign keys (migration 0009): their parents are never deleted.
