@@ -47,8 +47,9 @@ free_port() {
 }
 
 # PostgreSQL: a private cluster with stock settings (autovacuum on, as in production) unless
-# BENCH_DATABASE_URL names a server; BENCH_PG_SETTINGS (name=value words) changes some. A server tuned for tests (autovacuum off) never
-# vacuums the delivery table, and every claim and record then gets slower as a run goes on:
+# BENCH_DATABASE_URL names a server; BENCH_PG_SETTINGS (name=value words) changes some.
+# A server tuned for tests (autovacuum off) never vacuums the delivery table, and every
+# claim and record then gets slower as a run goes on:
 # a scale-out run measured 1.3 ms per single-row claim there and 0.25 ms with autovacuum.
 pg_dir=
 pg_ctl=
