@@ -3,19 +3,13 @@ use std::time::Duration;
 
 use herald_test_support::process::ServiceProcess;
 use herald_test_support::proxy::FaultProxy;
-use herald_test_support::{NatsServer, eventually};
+use herald_test_support::{NatsServer, eventually, unused_port};
 use serde_json::{Value, json};
 
 use crate::Emitter;
 use sqlx::PgPool;
 
 const ADMIN: &str = "chaos-admin";
-
-/// A port nothing listens on right now.
-pub fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
-    listener.local_addr().expect("its address").port()
-}
 
 pub struct Cluster {
     pub pool: PgPool,
@@ -53,7 +47,7 @@ impl Cluster {
             .get_database()
             .expect("a test database")
             .to_owned();
-        let api_port = free_port();
+        let api_port = unused_port();
         let mut settings: Vec<(String, String)> = [
             (
                 "DATABASE_URL",
@@ -108,7 +102,7 @@ impl Cluster {
     fn spawn(&self, service: &str, health: Option<&str>) -> ServiceProcess {
         let mut settings = self.settings.clone();
         if let Some(variable) = health {
-            settings.push((variable.to_owned(), format!("127.0.0.1:{}", free_port())));
+            settings.push((variable.to_owned(), format!("127.0.0.1:{}", unused_port())));
         }
         ServiceProcess::spawn(service, &settings)
     }

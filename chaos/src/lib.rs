@@ -6,6 +6,6 @@ mod cluster;
 mod emitter;
 mod invariants;
 
-pub use cluster::{Cluster, free_port};
+pub use cluster::Cluster;
 pub use emitter::Emitter;
 pub use invariants::{Settled, assert_settled, received_ids};

@@ -1,14 +1,13 @@
 //! A cluster of `nats-server`s with JetStream on loopback, for what depends on stream
 //! replicas: each server with its own ports and store, all killed when dropped.
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use tempfile::TempDir;
 
-use crate::NatsServer;
+use crate::{NatsServer, unused_port};
 
 struct Member {
     child: Option<Child>,
@@ -21,19 +20,11 @@ pub struct NatsCluster {
     members: Vec<Member>,
 }
 
-/// A port nothing listens on right now.
-fn free_port() -> anyhow::Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
 impl NatsCluster {
     /// Starts `size` servers routed to each other and waits until JetStream can create a
     /// stream with a copy on every one of them.
     pub fn start(size: usize) -> anyhow::Result<Self> {
-        let ports: Vec<(u16, u16)> = (0..size)
-            .map(|_| Ok((free_port()?, free_port()?)))
-            .collect::<anyhow::Result<_>>()?;
+        let ports: Vec<(u16, u16)> = (0..size).map(|_| (unused_port(), unused_port())).collect();
         let routes = ports
             .iter()
             .map(|(_, route)| format!("nats://127.0.0.1:{route}"))

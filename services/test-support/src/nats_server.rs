@@ -1,4 +1,4 @@
-//! A private `nats-server` with JetStream for one test: random port, its own store directory,
+//! A private `nats-server` with JetStream for one test: a port of its own, its own store directory,
 //! killed when dropped. Tests never share the machine's server.
 
 use std::ffi::OsString;
@@ -115,7 +115,8 @@ impl NatsServer {
 
     pub fn start_with(setup: NatsSetup) -> anyhow::Result<Self> {
         let store = tempfile::tempdir().context("creating the NATS store directory")?;
-        let child = spawn(&store, None, &setup)?;
+        // A fixed port, not `-p -1`: `resume` restarts the server on it.
+        let child = spawn(&store, crate::unused_port(), &setup)?;
         let mut server = Self {
             child,
             url: String::new(),
@@ -142,7 +143,7 @@ impl NatsServer {
 
     /// Starts the server again on the same port and store, after `stop`.
     pub fn resume(&mut self) -> anyhow::Result<()> {
-        self.child = spawn(&self.store, Some(self.port), &self.setup)?;
+        self.child = spawn(&self.store, self.port, &self.setup)?;
         self.wait_for_port()?;
         Ok(())
     }
@@ -237,10 +238,10 @@ async fn accepts_writes(js: &async_nats::jetstream::Context) -> bool {
     js.create_stream(config).await.is_ok() && js.delete_stream("readiness_probe").await.is_ok()
 }
 
-fn spawn(store: &TempDir, port: Option<u16>, setup: &NatsSetup) -> anyhow::Result<Child> {
+fn spawn(store: &TempDir, port: u16, setup: &NatsSetup) -> anyhow::Result<Child> {
     let ports_dir = store.path().join("ports");
     std::fs::create_dir_all(&ports_dir).context("creating the ports directory")?;
-    let port = port.map_or_else(|| "-1".to_owned(), |p| p.to_string());
+    let port = port.to_string();
     Command::new(NatsServer::binary())
         .args(["-a", "127.0.0.1", "-p", &port, "-js", "--store_dir"])
         .arg(store.path().join("js"))

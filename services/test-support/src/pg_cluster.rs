@@ -67,10 +67,7 @@ impl PgCluster {
                 "--no-sync",
             ],
         )?;
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").context("a free port")?;
-            listener.local_addr()?.port()
-        };
+        let port = crate::unused_port();
         let cluster = Self { dir, bin, port };
         cluster.pg_ctl(&["start"])?;
         Ok(cluster)
