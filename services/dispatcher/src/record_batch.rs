@@ -21,6 +21,9 @@ use crate::store;
 #[derive(Debug)]
 pub struct AttemptRecord {
     pub delivery: Uuid,
+    /// The generation the attempt was claimed at: a record moves the delivery only while it
+    /// is still processing under that claim's generation.
+    pub generation: i32,
     pub webhook: Uuid,
     pub attempt: i32,
     pub report: AttemptReport,
@@ -76,16 +79,7 @@ impl Recorder {
 }
 
 async fn record_one(pool: &PgPool, record: &AttemptRecord) -> anyhow::Result<Option<i32>> {
-    store::record(
-        pool,
-        record.delivery,
-        record.webhook,
-        record.attempt,
-        &record.report,
-        record.error.as_deref(),
-        record.decision,
-    )
-    .await
+    store::record(pool, record).await
 }
 
 /// Writes the batch; a delivery seen earlier in it is written alone afterwards, so that each
@@ -103,15 +97,6 @@ async fn write(pool: &PgPool, records: Vec<AttemptRecord>) -> BatchResult<Option
         generations[i] = record_one(pool, &records[i]).await?;
     }
     Ok(generations)
-}
-
-/// `(status, retry in seconds, dead reason)` the decision moves a delivery to.
-fn next_state(decision: Decision) -> (&'static str, Option<f64>, Option<&'static str>) {
-    match decision {
-        Decision::Succeeded => ("success", None, None),
-        Decision::RetryIn(delay) => ("pending", Some(delay.as_secs_f64()), None),
-        Decision::Dead(reason) => ("failed", None, Some(reason.as_str())),
-    }
 }
 
 async fn write_unique<'a>(
@@ -142,6 +127,7 @@ async fn write_unique<'a>(
            -- The ANY keeps the plan on the primary key however stale the statistics are
            -- (a join on unnest alone may scan the whole table).
            WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.status = 'processing'
+             AND d.generation = ($12::int[])[j.n]
            RETURNING d.id, d.generation, j.n),
          attempts AS (
            INSERT INTO delivery_attempts
@@ -165,6 +151,7 @@ async fn write_unique<'a>(
     .bind(&columns.retry_in)
     .bind(&columns.dead_reason)
     .bind(&columns.attempt_id)
+    .bind(&columns.generation)
     .fetch_all(pool)
     .await
     .context("recording a batch of attempts")?;
@@ -189,11 +176,12 @@ struct Columns<'a> {
     retry_in: Vec<Option<f64>>,
     dead_reason: Vec<Option<&'static str>>,
     attempt_id: Vec<Uuid>,
+    generation: Vec<i32>,
 }
 
 impl<'a> Columns<'a> {
     fn push(&mut self, record: &'a AttemptRecord) {
-        let (status, retry_in, dead_reason) = next_state(record.decision);
+        let (status, retry_in, dead_reason) = store::next_state(record.decision);
         let took = record.report.duration;
         self.delivery.push(record.delivery);
         self.attempt.push(record.attempt);
@@ -209,5 +197,6 @@ impl<'a> Columns<'a> {
         self.retry_in.push(retry_in);
         self.dead_reason.push(dead_reason);
         self.attempt_id.push(Uuid::now_v7());
+        self.generation.push(record.generation);
     }
 }

@@ -11,7 +11,7 @@ use sqlx::PgPool;
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::sender::AttemptReport;
+use crate::record_batch::AttemptRecord;
 
 /// A delivery this dispatcher now holds, with what it needs to send it.
 #[derive(Debug, sqlx::FromRow)]
@@ -66,45 +66,20 @@ pub async fn state(pool: &PgPool, delivery: Uuid) -> anyhow::Result<Option<State
 
 /// Records the attempt and moves the delivery to its next state, in one transaction. A retry
 /// gets a new generation (its job is published when due). Returns the delivery's generation
-/// now, or `None` when the lease was lost to another dispatcher meanwhile (nothing changed).
-pub async fn record(
-    pool: &PgPool,
-    delivery: Uuid,
-    webhook: Uuid,
-    attempt: i32,
-    report: &AttemptReport,
-    error: Option<&str>,
-    decision: Decision,
-) -> anyhow::Result<Option<i32>> {
+/// now, or `None` when the claim made at the record's generation was lost to another
+/// dispatcher meanwhile (nothing changed). The generation matters: after a takeover and a
+/// retry, the delivery may be processing again under a newer claim, which a late record must
+/// not move.
+pub async fn record(pool: &PgPool, record: &AttemptRecord) -> anyhow::Result<Option<i32>> {
     let mut tx = pool
         .begin()
         .await
         .context("starting the attempt transaction")?;
+    let report = &record.report;
     let status_code = report.status_code().map(i32::from);
     let duration_ms = i32::try_from(report.duration.as_millis()).unwrap_or(i32::MAX);
-    sqlx::query(
-        "INSERT INTO delivery_attempts
-           (id, delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-         VALUES ($1, $2, $3, now() - make_interval(secs => $4), $5, $6, $7, $8)
-         ON CONFLICT (delivery_id, attempt) DO NOTHING",
-    )
-    .bind(Uuid::now_v7())
-    .bind(delivery)
-    .bind(attempt)
-    .bind(report.duration.as_secs_f64())
-    .bind(duration_ms)
-    .bind(status_code)
-    .bind(error)
-    .bind(report.response_excerpt.as_deref())
-    .execute(&mut *tx)
-    .await
-    .context("recording an attempt")?;
-    let (status, retry_in, dead_reason) = match decision {
-        Decision::Succeeded => ("success", None, None),
-        Decision::RetryIn(delay) => ("pending", Some(delay.as_secs_f64()), None),
-        Decision::Dead(reason) => ("failed", None, Some(reason.as_str())),
-    };
-    let generation: Option<i32> = sqlx::query_scalar(
+    let (status, retry_in, dead_reason) = next_state(record.decision);
+    let moved: Option<i32> = sqlx::query_scalar(
         "UPDATE deliveries SET status = $2, attempts = $3, last_status_code = $4, last_error = $5,
            next_attempt_at = CASE WHEN $6::float8 IS NULL THEN NULL
                                   ELSE now() + make_interval(secs => $6) END,
@@ -112,28 +87,55 @@ pub async fn record(
            dead_reason = $7, lease_until = NULL, updated_at = now(),
            generation = generation + CASE WHEN $2 = 'pending' THEN 1 ELSE 0 END,
            published_at = CASE WHEN $2 = 'pending' THEN NULL ELSE published_at END
-         WHERE id = $1 AND status = 'processing'
+         WHERE id = $1 AND status = 'processing' AND generation = $8
          RETURNING generation",
     )
-    .bind(delivery)
+    .bind(record.delivery)
     .bind(status)
-    .bind(attempt)
+    .bind(record.attempt)
     .bind(status_code)
-    .bind(error)
+    .bind(record.error.as_deref())
     .bind(retry_in)
     .bind(dead_reason)
+    .bind(record.generation)
     .fetch_optional(&mut *tx)
     .await
     .context("updating the delivery after an attempt")?;
-    let Some(generation) = generation else {
+    let Some(generation) = moved else {
         tx.rollback().await.context("rolling back a lost lease")?;
         return Ok(None);
     };
-    if decision == Decision::Dead(DeadReason::Gone) {
-        disable_webhook(&mut tx, webhook, "the receiver answered 410 Gone").await?;
+    sqlx::query(
+        "INSERT INTO delivery_attempts
+           (id, delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+         VALUES ($1, $2, $3, now() - make_interval(secs => $4), $5, $6, $7, $8)
+         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+    )
+    .bind(Uuid::now_v7())
+    .bind(record.delivery)
+    .bind(record.attempt)
+    .bind(report.duration.as_secs_f64())
+    .bind(duration_ms)
+    .bind(status_code)
+    .bind(record.error.as_deref())
+    .bind(report.response_excerpt.as_deref())
+    .execute(&mut *tx)
+    .await
+    .context("recording an attempt")?;
+    if record.decision == Decision::Dead(DeadReason::Gone) {
+        disable_webhook(&mut tx, record.webhook, "the receiver answered 410 Gone").await?;
     }
     tx.commit().await.context("committing the attempt")?;
     Ok(Some(generation))
+}
+
+/// `(status, retry in seconds, dead reason)` the decision moves a delivery to.
+pub(crate) fn next_state(decision: Decision) -> (&'static str, Option<f64>, Option<&'static str>) {
+    match decision {
+        Decision::Succeeded => ("success", None, None),
+        Decision::RetryIn(delay) => ("pending", Some(delay.as_secs_f64()), None),
+        Decision::Dead(reason) => ("failed", None, Some(reason.as_str())),
+    }
 }
 
 /// Puts a due, pending delivery back for `delay` under a new generation, so that its job

@@ -164,6 +164,7 @@ impl Worker {
         let status_code = report.status_code();
         let record = AttemptRecord {
             delivery: job.delivery_id,
+            generation: job.generation,
             webhook: job.webhook_id,
             attempt,
             report,

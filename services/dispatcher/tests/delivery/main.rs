@@ -4,6 +4,7 @@
 
 mod contract;
 mod isolation;
+mod late_records;
 mod lifecycle;
 mod nats_auth;
 mod recovery;
