@@ -129,6 +129,7 @@ async fn write_unique<'a>(
            WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.status = 'processing'
              AND d.generation = ($12::int[])[j.n]
            RETURNING d.id, d.generation, j.n),
+         -- Only the moved rows' attempts, each new (see `store::record`).
          attempts AS (
            INSERT INTO delivery_attempts
              (id, delivery_id, attempt, started_at, duration_ms, status_code, error,
@@ -136,8 +137,7 @@ async fn write_unique<'a>(
            SELECT ($11::uuid[])[m.n], m.id, ($2::int[])[m.n],
                   now() - make_interval(secs => ($3::float8[])[m.n]), ($4::int[])[m.n],
                   ($5::int[])[m.n], ($6::text[])[m.n], ($7::text[])[m.n]
-           FROM moved m
-           ON CONFLICT (delivery_id, attempt) DO NOTHING)
+           FROM moved m)
          SELECT id, generation FROM moved",
     )
     .bind(&columns.delivery)

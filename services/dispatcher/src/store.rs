@@ -70,6 +70,12 @@ pub async fn state(pool: &PgPool, delivery: Uuid) -> anyhow::Result<Option<State
 /// dispatcher meanwhile (nothing changed). The generation matters: after a takeover and a
 /// retry, the delivery may be processing again under a newer claim, which a late record must
 /// not move.
+///
+/// The attempt row goes in only once the delivery moved. At most one record per generation
+/// moves it (the first; the rest find it no longer processing), and each generation's
+/// attempt number is one more than the last recorded, so the row's `(delivery_id, attempt)`
+/// is always new: a conflict there would be a bug, and fails the statement rather than
+/// vanishing.
 pub async fn record(pool: &PgPool, record: &AttemptRecord) -> anyhow::Result<Option<i32>> {
     let mut tx = pool
         .begin()
@@ -108,8 +114,7 @@ pub async fn record(pool: &PgPool, record: &AttemptRecord) -> anyhow::Result<Opt
     sqlx::query(
         "INSERT INTO delivery_attempts
            (id, delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-         VALUES ($1, $2, $3, now() - make_interval(secs => $4), $5, $6, $7, $8)
-         ON CONFLICT (delivery_id, attempt) DO NOTHING",
+         VALUES ($1, $2, $3, now() - make_interval(secs => $4), $5, $6, $7, $8)",
     )
     .bind(Uuid::now_v7())
     .bind(record.delivery)
