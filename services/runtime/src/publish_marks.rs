@@ -109,6 +109,29 @@ async fn write_later(pool: PgPool, mut confirmed: mpsc::Receiver<(Instant, Job)>
     }
 }
 
+/// Sets `published_at` on the batch's deliveries (`$1`) still at the job's generation (`$2`)
+/// and not marked yet.
+///
+/// One primary-key lookup per job: a join of the whole batch against deliveries turns into
+/// a sequential scan once batches are large next to the table. A row locked by a claim or a
+/// record is skipped, so a mark never waits (and never deadlocks): a claim sets
+/// `published_at` itself, and a record moves the delivery to a new generation or ends it.
+///
+/// The unmarked test is written `(published_at IS NULL) IS TRUE` so that the planner cannot
+/// answer the lookup from the outbox index (`deliveries_unpublished`, whose predicate is
+/// `published_at IS NULL`): right after autovacuum finds that index nearly empty, it costs
+/// less than the primary key on paper, and every lookup then filters the whole outbox for
+/// its id, which under load holds thousands of rows. Marks took 0.3 to 1 s each that way and
+/// stalled deliveries for seconds (perf README, ninth round; test
+/// `marks_look_deliveries_up_by_primary_key_after_autovacuum`).
+const MARK: &str = "WITH unmarked AS MATERIALIZED (
+       SELECT l.id FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
+       CROSS JOIN LATERAL (
+         SELECT d.id FROM deliveries d
+         WHERE d.id = j.id AND d.generation = j.generation AND (d.published_at IS NULL) IS TRUE
+         FOR UPDATE SKIP LOCKED) l)
+     UPDATE deliveries d SET published_at = now() FROM unmarked u WHERE d.id = u.id";
+
 /// Sets `published_at` where the generation is still the job's and nothing set it yet.
 async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
     let (ids, generations): (Vec<Uuid>, Vec<i32>) = jobs.into_iter().unzip();
@@ -120,24 +143,77 @@ async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await
         .context("relaxing the marks' commit")?;
-    sqlx::query(
-        "WITH unmarked AS MATERIALIZED (
-           -- One primary-key lookup per job: a join of the whole batch against deliveries
-           -- turns into a sequential scan once batches are large next to the table.
-           -- A row locked by a claim or a record is skipped, so a mark never waits (and never
-           -- deadlocks): a claim sets published_at itself, and a record moves the delivery to
-           -- a new generation or ends it.
-           SELECT l.id FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
-           CROSS JOIN LATERAL (
-             SELECT d.id FROM deliveries d
-             WHERE d.id = j.id AND d.generation = j.generation AND d.published_at IS NULL
-             FOR UPDATE SKIP LOCKED) l)
-         UPDATE deliveries d SET published_at = now() FROM unmarked u WHERE d.id = u.id",
-    )
-    .bind(&ids)
-    .bind(&generations)
-    .execute(&mut *tx)
-    .await
-    .context("marking deliveries published")?;
+    sqlx::query(MARK)
+        .bind(&ids)
+        .bind(&generations)
+        .execute(&mut *tx)
+        .await
+        .context("marking deliveries published")?;
     tx.commit().await.context("committing the marks")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Autovacuum leaves statistics saying the outbox index is nearly empty (every delivery
+    /// published); the marks must still look each job up by primary key.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn marks_look_deliveries_up_by_primary_key_after_autovacuum(pool: PgPool) {
+        sqlx::query(
+            "INSERT INTO deliveries (id, tenant_id, event_id, webhook_id, status, published_at)
+             SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), gen_random_uuid(),
+                    'success', now()
+             FROM generate_series(1, 100000)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("VACUUM ANALYZE deliveries")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {MARK}")))
+            .bind(vec![Uuid::now_v7(); 10])
+            .bind(vec![0; 10])
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("deliveries_unpublished"), "{plan}");
+        assert_eq!(
+            plan.matches("Index Scan using deliveries_pkey").count(),
+            2,
+            "{plan}"
+        );
+    }
+
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn a_mark_sets_only_unmarked_deliveries_of_the_jobs_generation(pool: PgPool) {
+        let ids = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+        sqlx::query(
+            "INSERT INTO deliveries (id, tenant_id, event_id, webhook_id, generation, published_at)
+             SELECT id, gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 1, published
+             FROM unnest($1::uuid[], $2::timestamptz[]) AS r (id, published)",
+        )
+        .bind(&ids[..])
+        .bind(vec![None, None, Some(chrono::DateTime::UNIX_EPOCH)])
+        .execute(&pool)
+        .await
+        .unwrap();
+        // The first at its generation, the second at an older one, the third already marked.
+        write(&pool, vec![(ids[0], 1), (ids[1], 0), (ids[2], 1)])
+            .await
+            .unwrap();
+        let marked: Vec<(Uuid, Option<chrono::DateTime<chrono::Utc>>)> =
+            sqlx::query_as("SELECT id, published_at FROM deliveries WHERE id = ANY ($1)")
+                .bind(&ids[..])
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        let published = |id| marked.iter().find(|(i, _)| *i == id).unwrap().1;
+        assert!(published(ids[0]).is_some_and(|at| at > chrono::DateTime::UNIX_EPOCH));
+        assert_eq!(published(ids[1]), None);
+        assert_eq!(published(ids[2]), Some(chrono::DateTime::UNIX_EPOCH));
+    }
 }
