@@ -10,7 +10,7 @@ use herald_domain::classify::AttemptResult;
 use herald_domain::job::DeadReason;
 use herald_domain::retry::Decision;
 use herald_test_support::stack::Stack;
-use herald_test_support::{Receiver, Reply};
+use herald_test_support::{Receiver, Reply, eventually};
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -47,34 +47,21 @@ async fn a_late_record_leaves_a_newer_claim_alone(pool: PgPool) {
         decision,
     };
 
-    // Dispatcher A claims, then stalls past its lease; B takes the delivery over and
-    // records a retry (a new generation); C claims the retry.
-    assert!(
-        claimer
-            .claim(job.delivery_id, first)
-            .await
-            .unwrap()
-            .is_some()
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        claimer
-            .claim(job.delivery_id, first)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    let claimer = &claimer;
+    let claims = |generation| async move {
+        let claimed = claimer.claim(job.delivery_id, generation).await.unwrap();
+        claimed.is_some().then_some(())
+    };
+
+    // Dispatcher A claims, then stalls past its lease; B takes the delivery over once the
+    // lease has run out and records a retry (a new generation); C claims the retry.
+    assert!(claims(first).await.is_some(), "A claims");
+    eventually("B to take over", Duration::from_secs(10), || claims(first)).await;
     let retry = Decision::RetryIn(Duration::ZERO);
     let second = recorder.record(record(503, retry, first, 1)).await.unwrap();
     assert_eq!(second, Some(first + 1), "B's retry moved the delivery on");
     let second = first + 1;
-    assert!(
-        claimer
-            .claim(job.delivery_id, second)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(claims(second).await.is_some(), "C claims the retry");
 
     // A wakes up and records its attempt, through the batch and through the single path.
     let late = recorder
