@@ -136,6 +136,10 @@ async fn claim_all(pool: &PgPool, lease: Duration, jobs: Vec<Job>) -> BatchResul
     .bind(&ids)
     .bind(&generations)
     .bind(lease.as_secs_f64())
+    // Planned for each batch, never kept prepared: a prepared statement may switch to a
+    // generic plan, and one made while `deliveries` was nearly empty scans the whole table
+    // for every batch until autovacuum next analyzes it (docs/design.md, "Write path").
+    .persistent(false)
     .fetch_all(pool)
     .await
     .context("claiming a batch of deliveries")?;

@@ -152,6 +152,8 @@ async fn write_unique<'a>(
     .bind(&columns.dead_reason)
     .bind(&columns.attempt_id)
     .bind(&columns.generation)
+    // Planned for each batch, as claims are (see `claim_all`).
+    .persistent(false)
     .fetch_all(pool)
     .await
     .context("recording a batch of attempts")?;
