@@ -105,6 +105,24 @@ async fn renew(
     Ok(renewed.rows_affected() == 1)
 }
 
+/// The batch's claim. The `ANY` keeps the plan on the primary key however stale the
+/// statistics are; the claims pool's connections keep generic plans there too (see
+/// `claims_pool`).
+pub(crate) const CLAIM: &str = "WITH claimed AS (
+       UPDATE deliveries d SET status = 'processing', updated_at = now(),
+              lease_until = now() + make_interval(secs => $3),
+              published_at = coalesce(d.published_at, now())
+       FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
+       WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.generation = j.generation AND (
+             (d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now()))
+          OR (d.status = 'processing' AND d.lease_until < now()))
+       RETURNING d.id, d.attempts, d.attempt_base, d.webhook_id, d.event_id, d.tenant_id)
+     SELECT c.id, c.attempts, c.attempt_base, w.url, w.secrets, w.enabled AS webhook_enabled,
+            w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
+            e.event_type, e.payload, e.occurred_at, e.created_at, t.retry_schedule_ms
+     FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id
+          JOIN tenants t ON t.id = c.tenant_id";
+
 /// Claims every job of the batch that is claimable. A delivery named twice is claimed for the
 /// first only: the second finds it taken, as it would a moment later.
 async fn claim_all(pool: &PgPool, lease: Duration, jobs: Vec<Job>) -> BatchResult<Option<Claimed>> {
@@ -116,33 +134,13 @@ async fn claim_all(pool: &PgPool, lease: Duration, jobs: Vec<Job>) -> BatchResul
         .filter(|(_, first)| **first)
         .map(|(job, _)| *job)
         .unzip();
-    let rows: Vec<ClaimedRow> = sqlx::query_as(
-        "WITH claimed AS (
-           UPDATE deliveries d SET status = 'processing', updated_at = now(),
-                  lease_until = now() + make_interval(secs => $3),
-                  published_at = coalesce(d.published_at, now())
-           FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
-           -- The ANY keeps the plan on the primary key however stale the statistics are.
-           WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.generation = j.generation AND (
-                 (d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now()))
-              OR (d.status = 'processing' AND d.lease_until < now()))
-           RETURNING d.id, d.attempts, d.attempt_base, d.webhook_id, d.event_id, d.tenant_id)
-         SELECT c.id, c.attempts, c.attempt_base, w.url, w.secrets, w.enabled AS webhook_enabled,
-                w.deleted_at IS NOT NULL AS webhook_deleted, w.disabled_reason,
-                e.event_type, e.payload, e.occurred_at, e.created_at, t.retry_schedule_ms
-         FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id
-              JOIN tenants t ON t.id = c.tenant_id",
-    )
-    .bind(&ids)
-    .bind(&generations)
-    .bind(lease.as_secs_f64())
-    // Planned for each batch, never kept prepared: a prepared statement may switch to a
-    // generic plan, and one made while `deliveries` was nearly empty scans the whole table
-    // for every batch until autovacuum next analyzes it (docs/design.md, "Write path").
-    .persistent(false)
-    .fetch_all(pool)
-    .await
-    .context("claiming a batch of deliveries")?;
+    let rows: Vec<ClaimedRow> = sqlx::query_as(CLAIM)
+        .bind(&ids)
+        .bind(&generations)
+        .bind(lease.as_secs_f64())
+        .fetch_all(pool)
+        .await
+        .context("claiming a batch of deliveries")?;
     let mut claimed: HashMap<Uuid, Claimed> =
         rows.into_iter().map(|row| (row.id, row.claimed)).collect();
     Ok(jobs

@@ -45,6 +45,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// `pool`: the records pool (see `records_pool`).
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
@@ -99,6 +100,39 @@ async fn write(pool: &PgPool, records: Vec<AttemptRecord>) -> BatchResult<Option
     Ok(generations)
 }
 
+/// The batch's attempt records. The batch arrives as arrays and each row reads its values by
+/// position (`j.n`). An `UPDATE ... FROM` keeps a copy of every joined input row (for
+/// rechecks under concurrent updates), so the joined input stays two narrow columns: a row
+/// of all eleven, texts included, cost a fifth of this statement.
+///
+/// The `ANY` keeps the plan on the primary key however stale the statistics are (a join on
+/// `unnest` alone may scan the whole table); the records pool's connections keep generic
+/// plans there too (see `records_pool`).
+pub(crate) const RECORD: &str = "WITH moved AS (
+       UPDATE deliveries d SET status = ($8::text[])[j.n], attempts = ($2::int[])[j.n],
+         last_status_code = ($5::int[])[j.n], last_error = ($6::text[])[j.n],
+         next_attempt_at = now() + make_interval(secs => ($9::float8[])[j.n]),
+         completed_at = CASE WHEN ($8::text[])[j.n] = 'pending' THEN NULL ELSE now() END,
+         dead_reason = ($10::text[])[j.n], lease_until = NULL, updated_at = now(),
+         generation = d.generation
+           + CASE WHEN ($8::text[])[j.n] = 'pending' THEN 1 ELSE 0 END,
+         published_at = CASE WHEN ($8::text[])[j.n] = 'pending' THEN NULL
+                             ELSE d.published_at END
+       FROM unnest($1::uuid[]) WITH ORDINALITY AS j (id, n)
+       WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.status = 'processing'
+         AND d.generation = ($12::int[])[j.n]
+       RETURNING d.id, d.generation, j.n),
+     -- Only the moved rows' attempts, each new (see `store::record`).
+     attempts AS (
+       INSERT INTO delivery_attempts
+         (id, delivery_id, attempt, started_at, duration_ms, status_code, error,
+          response_body)
+       SELECT ($11::uuid[])[m.n], m.id, ($2::int[])[m.n],
+              now() - make_interval(secs => ($3::float8[])[m.n]), ($4::int[])[m.n],
+              ($5::int[])[m.n], ($6::text[])[m.n], ($7::text[])[m.n]
+       FROM moved m)
+     SELECT id, generation FROM moved";
+
 async fn write_unique<'a>(
     pool: &PgPool,
     records: impl Iterator<Item = &'a AttemptRecord>,
@@ -108,55 +142,22 @@ async fn write_unique<'a>(
     for record in &records {
         columns.push(record);
     }
-    let rows: Vec<(Uuid, i32)> = sqlx::query_as(
-        // The batch arrives as arrays and each row reads its values by position (`j.n`). An
-        // `UPDATE ... FROM` keeps a copy of every joined input row (for rechecks under
-        // concurrent updates), so the joined input stays two narrow columns: a row of all
-        // eleven, texts included, cost a fifth of this statement.
-        "WITH moved AS (
-           UPDATE deliveries d SET status = ($8::text[])[j.n], attempts = ($2::int[])[j.n],
-             last_status_code = ($5::int[])[j.n], last_error = ($6::text[])[j.n],
-             next_attempt_at = now() + make_interval(secs => ($9::float8[])[j.n]),
-             completed_at = CASE WHEN ($8::text[])[j.n] = 'pending' THEN NULL ELSE now() END,
-             dead_reason = ($10::text[])[j.n], lease_until = NULL, updated_at = now(),
-             generation = d.generation
-               + CASE WHEN ($8::text[])[j.n] = 'pending' THEN 1 ELSE 0 END,
-             published_at = CASE WHEN ($8::text[])[j.n] = 'pending' THEN NULL
-                                 ELSE d.published_at END
-           FROM unnest($1::uuid[]) WITH ORDINALITY AS j (id, n)
-           -- The ANY keeps the plan on the primary key however stale the statistics are
-           -- (a join on unnest alone may scan the whole table).
-           WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.status = 'processing'
-             AND d.generation = ($12::int[])[j.n]
-           RETURNING d.id, d.generation, j.n),
-         -- Only the moved rows' attempts, each new (see `store::record`).
-         attempts AS (
-           INSERT INTO delivery_attempts
-             (id, delivery_id, attempt, started_at, duration_ms, status_code, error,
-              response_body)
-           SELECT ($11::uuid[])[m.n], m.id, ($2::int[])[m.n],
-                  now() - make_interval(secs => ($3::float8[])[m.n]), ($4::int[])[m.n],
-                  ($5::int[])[m.n], ($6::text[])[m.n], ($7::text[])[m.n]
-           FROM moved m)
-         SELECT id, generation FROM moved",
-    )
-    .bind(&columns.delivery)
-    .bind(&columns.attempt)
-    .bind(&columns.took_s)
-    .bind(&columns.took_ms)
-    .bind(&columns.status_code)
-    .bind(&columns.error)
-    .bind(&columns.response_body)
-    .bind(&columns.status)
-    .bind(&columns.retry_in)
-    .bind(&columns.dead_reason)
-    .bind(&columns.attempt_id)
-    .bind(&columns.generation)
-    // Planned for each batch, as claims are (see `claim_all`).
-    .persistent(false)
-    .fetch_all(pool)
-    .await
-    .context("recording a batch of attempts")?;
+    let rows: Vec<(Uuid, i32)> = sqlx::query_as(RECORD)
+        .bind(&columns.delivery)
+        .bind(&columns.attempt)
+        .bind(&columns.took_s)
+        .bind(&columns.took_ms)
+        .bind(&columns.status_code)
+        .bind(&columns.error)
+        .bind(&columns.response_body)
+        .bind(&columns.status)
+        .bind(&columns.retry_in)
+        .bind(&columns.dead_reason)
+        .bind(&columns.attempt_id)
+        .bind(&columns.generation)
+        .fetch_all(pool)
+        .await
+        .context("recording a batch of attempts")?;
     let moved: std::collections::HashMap<Uuid, i32> = rows.into_iter().collect();
     Ok(records
         .iter()

@@ -2,7 +2,6 @@
 //! PostgreSQL database per test, and real HTTP receivers on loopback. Retry delays are scaled
 //! down through `HERALD_RETRY_SCHEDULE`.
 
-mod batch_plans;
 mod contract;
 mod isolation;
 mod late_records;
