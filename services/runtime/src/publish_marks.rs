@@ -132,6 +132,16 @@ const MARK: &str = "WITH unmarked AS MATERIALIZED (
          FOR UPDATE SKIP LOCKED) l)
      UPDATE deliveries d SET published_at = now() FROM unmarked u WHERE d.id = u.id";
 
+/// The marks' transaction commits without waiting for the disk (see the module's doc) and
+/// plans without sequential scans. Prepared, `MARK` switches to a generic plan after five
+/// runs, kept until `deliveries` is next analyzed; made while the table holds a few hundred
+/// rows (a new installation's first seconds), its update joins the locked rows to a scan of
+/// the whole table, every batch thereafter. Priced out, the plan keeps to the primary key
+/// (as the dispatcher's claims do: `INDEX_LOOKUPS` there). Nothing a mark runs wants a
+/// sequential scan.
+const SETTINGS: &str = "SELECT set_config('synchronous_commit', 'off', true),
+                               set_config('enable_seqscan', 'off', true)";
+
 /// Sets `published_at` where the generation is still the job's and nothing set it yet.
 async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
     let (ids, generations): (Vec<Uuid>, Vec<i32>) = jobs.into_iter().unzip();
@@ -139,10 +149,10 @@ async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
         .begin()
         .await
         .context("starting the marks transaction")?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
+    sqlx::query(SETTINGS)
         .execute(&mut *tx)
         .await
-        .context("relaxing the marks' commit")?;
+        .context("setting up the marks' transaction")?;
     sqlx::query(MARK)
         .bind(&ids)
         .bind(&generations)
@@ -181,6 +191,60 @@ mod tests {
             .unwrap();
         let plan = plan.join("\n");
         assert!(!plan.contains("deliveries_unpublished"), "{plan}");
+        assert_eq!(
+            plan.matches("Index Scan using deliveries_pkey").count(),
+            2,
+            "{plan}"
+        );
+    }
+
+    /// The plan PostgreSQL settles on for `MARK` once it goes generic, with `settings` (if
+    /// any) run first in the same transaction.
+    async fn generic_mark_plan(pool: &PgPool, settings: Option<&str>) -> String {
+        let mut tx = pool.begin().await.unwrap();
+        if let Some(settings) = settings {
+            sqlx::query(sqlx::AssertSqlSafe(settings))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+        }
+        sqlx::query("SET LOCAL plan_cache_mode = force_generic_plan")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let prepare = format!("PREPARE mark (uuid[], int[]) AS {MARK}");
+        sqlx::query(sqlx::AssertSqlSafe(prepare))
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar("EXPLAIN EXECUTE mark ('{}', '{}')")
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+        sqlx::query("DEALLOCATE mark")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        plan.join("\n")
+    }
+
+    /// A generic plan made while the table holds a few hundred rows, as in a new
+    /// installation's first seconds, scans it whole on a plain connection; in the marks'
+    /// transaction it keeps to the primary key.
+    #[sqlx::test(migrator = "crate::MIGRATOR")]
+    async fn generic_plans_of_marks_keep_to_the_primary_key(pool: PgPool) {
+        sqlx::query(
+            "INSERT INTO deliveries (id, tenant_id, event_id, webhook_id)
+             SELECT gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), gen_random_uuid()
+             FROM generate_series(1, 300)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let plain = generic_mark_plan(&pool, None).await;
+        assert!(plain.contains("Seq Scan on deliveries"), "{plain}");
+        let plan = generic_mark_plan(&pool, Some(SETTINGS)).await;
+        assert!(!plan.contains("Seq Scan on deliveries"), "{plan}");
         assert_eq!(
             plan.matches("Index Scan using deliveries_pkey").count(),
             2,
