@@ -60,12 +60,12 @@ impl DispatchMetrics {
         );
         registry.register(
             "consumer_pending_jobs",
-            "Jobs waiting in a tenant's consumer (JetStream num_pending)",
+            "Messages (a job, or the jobs of one event) waiting in a tenant's consumer (JetStream num_pending)",
             metrics.queue_depth.clone(),
         );
         registry.register(
             "consumer_ack_pending",
-            "Jobs handed to dispatchers and not yet acked, per tenant (JetStream num_ack_pending)",
+            "Messages (a job, or the jobs of one event) handed to dispatchers and not yet acked, per tenant (JetStream num_ack_pending)",
             metrics.ack_pending.clone(),
         );
         registry.register(

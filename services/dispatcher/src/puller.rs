@@ -16,7 +16,7 @@ use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::message::Message;
 use futures::StreamExt;
-use herald_domain::job::DeliveryJob;
+use herald_domain::job::{DeliveryJob, JobMessage};
 use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::trace_context;
@@ -49,6 +49,8 @@ pub struct Puller {
     pub heartbeat: Duration,
     /// How long shutdown waits for in-flight jobs.
     pub drain: Duration,
+    /// Jobs per message lately (bundles carry several).
+    pub(crate) message_size: MessageSize,
 }
 
 /// A tenant's jobs in flight in one process, against its cap.
@@ -56,6 +58,69 @@ pub struct Puller {
 pub struct TenantLoad {
     running: AtomicUsize,
     done: Notify,
+}
+
+impl TenantLoad {
+    /// Counts one more job in flight once the cap leaves room for it; `false`: shutting
+    /// down first. A bundle's jobs after its first enter here (the message itself was
+    /// counted when it was fetched), so a tenant's attempts stay within its cap.
+    async fn enter(&self, cap: &watch::Receiver<usize>, shutdown: &ShutdownToken) -> bool {
+        let mut cap = cap.clone();
+        loop {
+            let limit = *cap.borrow_and_update();
+            let running = self.running.load(Ordering::Relaxed);
+            if running < limit {
+                let next = running + 1;
+                let swapped = self.running.compare_exchange(
+                    running,
+                    next,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                );
+                if swapped.is_ok() {
+                    return true;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                _ = self.done.notified() => {}
+                _ = cap_change(&mut cap) => {}
+            }
+        }
+    }
+
+    fn leave(&self) {
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        self.done.notify_one();
+    }
+}
+
+/// Jobs per message lately, in sixteenths: a fetch asks for as many messages as fill the
+/// free slots at this rate, so a tenant whose events fan out does not take bundles it has
+/// no slots for.
+pub(crate) struct MessageSize(AtomicUsize);
+
+impl MessageSize {
+    const ONE: usize = 16;
+
+    fn observe(&self, jobs: usize) {
+        let seen = jobs.clamp(1, 1024) * Self::ONE;
+        let old = self.0.load(Ordering::Relaxed);
+        self.0.store((old * 7 + seen) / 8, Ordering::Relaxed);
+    }
+
+    /// Messages that bring about `slots` jobs: at least one.
+    fn messages_for(&self, slots: usize) -> usize {
+        let per_message = self.0.load(Ordering::Relaxed).max(Self::ONE);
+        (slots * Self::ONE).div_ceil(per_message).max(1)
+    }
+}
+
+impl Default for MessageSize {
+    fn default() -> Self {
+        Self(AtomicUsize::new(Self::ONE))
+    }
 }
 
 impl Puller {
@@ -155,7 +220,8 @@ impl Puller {
         };
         if idle {
             let size = self.slots.available_permits().min(MAX_BATCH.min(room));
-            return (!shutdown.is_cancelled()).then(|| (Vec::new(), size.max(1)));
+            let size = self.message_size.messages_for(size);
+            return (!shutdown.is_cancelled()).then_some((Vec::new(), size));
         }
         let first = self.one_slot(shutdown).await?;
         let mut permits = vec![first];
@@ -165,7 +231,10 @@ impl Puller {
                 Err(_) => break,
             }
         }
-        let size = permits.len();
+        // A bundle's first job takes its message's slot; the rest take slots as they come
+        // free, so the slots beyond one a message go back now.
+        let size = self.message_size.messages_for(permits.len());
+        permits.truncate(size);
         Some((permits, size))
     }
 
@@ -191,44 +260,64 @@ impl Puller {
                 never = heartbeat(&message, self.heartbeat) => match never {},
             },
         };
-        match slot {
-            Some(slot) => {
-                self.worker.metrics.in_flight.inc();
-                self.clone().work_message(message, slot).await;
-                self.worker.metrics.in_flight.dec();
-            }
+        let counted = match slot {
+            Some(slot) => self.clone().work_message(message, slot, &shutdown).await,
             // Shutting down: back to the stream for another dispatcher.
             None => {
                 let _ = message.ack_with(AckKind::Nak(None)).await;
+                true
             }
+        };
+        if counted {
+            self.load.leave();
         }
-        self.load.running.fetch_sub(1, Ordering::Relaxed);
-        self.load.done.notify_one();
     }
 
-    /// `slot`: the process slot the job was fetched for; the worker frees it once the
-    /// attempt is over.
-    async fn work_message(self: Arc<Self>, message: Message, slot: OwnedSemaphorePermit) {
-        let Ok(job) = serde_json::from_slice::<DeliveryJob>(&message.payload) else {
+    /// `slot`: the process slot the message was fetched for; the worker frees it once the
+    /// (first) attempt is over. Returns whether the message still counts against the
+    /// tenant's cap (a bundle hands its count to its first job, which gives it back when
+    /// done).
+    async fn work_message(
+        self: Arc<Self>,
+        message: Message,
+        slot: OwnedSemaphorePermit,
+        shutdown: &ShutdownToken,
+    ) -> bool {
+        let Ok(carried) = serde_json::from_slice::<JobMessage>(&message.payload) else {
             tracing::error!(subject = %message.subject, "undecodable job terminated");
             let _ = message.ack_with(AckKind::Term).await;
-            return;
+            return true;
         };
         let traceparent = message
             .headers
             .as_ref()
             .and_then(|h| h.get("traceparent"))
             .map(|v| v.as_str().to_owned());
-        let span = spans::deliver(&job, &self.tenant, traceparent.as_deref());
-        self.work_job(&message, &job, slot).instrument(span).await;
+        match carried {
+            JobMessage::One(job) => {
+                self.message_size.observe(1);
+                let span = spans::deliver(&job, &self.tenant, traceparent.as_deref());
+                self.work_job(&message, &job, slot).instrument(span).await;
+                true
+            }
+            JobMessage::Bundle(bundle) => {
+                self.message_size.observe(bundle.jobs.len());
+                let jobs = bundle.jobs;
+                self.work_bundle(&message, &jobs, slot, traceparent.as_deref(), shutdown)
+                    .await;
+                false
+            }
+        }
     }
 
     /// Works the job, in its span, and acks as the outcome says.
     async fn work_job(&self, message: &Message, job: &DeliveryJob, slot: OwnedSemaphorePermit) {
+        self.worker.metrics.in_flight.inc();
         let outcome = tokio::select! {
             outcome = self.worker.work_in(job, &self.tenant, Some(slot)) => outcome,
             never = heartbeat(message, self.heartbeat) => match never {},
         };
+        self.worker.metrics.in_flight.dec();
         let ack = match &outcome {
             Ok(Outcome::Delivered | Outcome::Dead | Outcome::Skip) => AckKind::Ack,
             Ok(Outcome::Rescheduled(next, due)) => {
@@ -253,6 +342,93 @@ impl Puller {
 }
 
 impl Puller {
+    /// Works a bundle's jobs side by side, each in its own span, under the tenant's cap and in
+    /// process slots like jobs that came alone; the first takes the message's slot. The
+    /// message is acked once every job is done with (delivered, dead, skipped, or its next job
+    /// scheduled), and NAK'd for redelivery if any failed unclassified (database down...) or
+    /// shutdown came first: the redelivered bundle skips what was done meanwhile.
+    async fn work_bundle(
+        &self,
+        message: &Message,
+        jobs: &[DeliveryJob],
+        slot: OwnedSemaphorePermit,
+        traceparent: Option<&str>,
+        shutdown: &ShutdownToken,
+    ) {
+        let mut first = Some(slot);
+        let work = futures::future::join_all(jobs.iter().map(|job| {
+            let span = spans::deliver(job, &self.tenant, traceparent);
+            self.work_bundled(job, first.take(), shutdown)
+                .instrument(span)
+        }));
+        let done = tokio::select! {
+            done = work => done,
+            never = heartbeat(message, self.heartbeat) => match never {},
+        };
+        let ack = if done.iter().all(|done| *done) {
+            AckKind::Ack
+        } else {
+            AckKind::Nak(Some(ERROR_BACKOFF))
+        };
+        if let Err(error) = message.ack_with(ack).await {
+            tracing::warn!(%error, "ack not sent; JetStream will redeliver after ack_wait");
+        }
+    }
+
+    /// One job of a bundle until it is done with; `false`: it should come again (an error the
+    /// worker could not classify, or shutdown). A deferral (another dispatcher holds the
+    /// delivery, or it is not due) waits here rather than in the stream, since the message
+    /// carries other jobs.
+    async fn work_bundled(
+        &self,
+        job: &DeliveryJob,
+        mut slot: Option<OwnedSemaphorePermit>,
+        shutdown: &ShutdownToken,
+    ) -> bool {
+        // The first job (the one with the message's slot) holds the count its message took
+        // against the tenant's cap when fetched; each other job takes its own. Every job
+        // gives its count back when done, so a cap of one works the bundle one job at a time.
+        if slot.is_none() && !self.load.enter(&self.tenant_cap, shutdown).await {
+            return false;
+        }
+        let done = loop {
+            let permit = match slot.take() {
+                Some(permit) => permit,
+                None => match self.one_slot(shutdown).await {
+                    Some(permit) => permit,
+                    None => break false,
+                },
+            };
+            self.worker.metrics.in_flight.inc();
+            let outcome = self.worker.work_in(job, &self.tenant, Some(permit)).await;
+            self.worker.metrics.in_flight.dec();
+            self.worker
+                .metrics
+                .observe_job(outcome.as_ref().ok().copied());
+            match outcome {
+                Ok(Outcome::Delivered | Outcome::Dead | Outcome::Skip) => break true,
+                Ok(Outcome::Rescheduled(next, due)) => {
+                    let trace = trace_context::traceparent(&tracing::Span::current());
+                    self.publish_when_due(next, due, trace);
+                    break true;
+                }
+                Ok(Outcome::Defer(delay)) => tokio::select! {
+                    _ = shutdown.cancelled() => break false,
+                    _ = tokio::time::sleep(delay) => {}
+                },
+                Err(error) => {
+                    tracing::error!(
+                        error = format!("{error:#}"),
+                        "delivery job failed; its bundle will be redelivered"
+                    );
+                    break false;
+                }
+            }
+        };
+        self.load.leave();
+        done
+    }
+
     /// Publishes the delivery's next job at its due time. Should this process stop first,
     /// the relay publishes it (the delivery is `pending`, due, and unpublished).
     fn publish_when_due(&self, job: DeliveryJob, due: Duration, traceparent: Option<String>) {
@@ -287,5 +463,29 @@ async fn heartbeat(message: &Message, every: Duration) -> std::convert::Infallib
     loop {
         tokio::time::sleep(every).await;
         let _ = message.ack_with(AckKind::Progress).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MessageSize;
+
+    #[test]
+    fn fetches_shrink_as_messages_carry_more_jobs() {
+        let size = MessageSize::default();
+        assert_eq!(size.messages_for(64), 64, "one job a message at first");
+        for _ in 0..40 {
+            size.observe(10);
+        }
+        let fetched = size.messages_for(64);
+        assert!(
+            (7..=8).contains(&fetched),
+            "{fetched} messages for 64 slots"
+        );
+        assert_eq!(size.messages_for(1), 1, "never less than one message");
+        for _ in 0..40 {
+            size.observe(1);
+        }
+        assert_eq!(size.messages_for(64), 64, "back to one job a message");
     }
 }

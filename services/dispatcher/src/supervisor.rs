@@ -189,6 +189,7 @@ impl Supervisor {
                 load: Default::default(),
                 heartbeat: self.heartbeat,
                 drain: self.drain,
+                message_size: Default::default(),
             };
             tracing::info!(tenant, "pulling deliveries");
             let stop = shutdown.child_token();

@@ -1,14 +1,14 @@
 //! The safety net: when JetStream gives up on a job (MAX_DELIVERIES: its dispatcher crashed
 //! or timed out on it every time) or a job was terminated, the advisory is captured in the
-//! advisories stream. Here the original job is fetched by its stream sequence, its delivery
-//! failed and dead-lettered (unless it was delivered meanwhile), and the job deleted from the
-//! WorkQueue stream, where it would otherwise stay for ever.
+//! advisories stream. Here the original job (or bundle of jobs) is fetched by its stream
+//! sequence, each delivery failed and dead-lettered (unless it was delivered meanwhile), and
+//! the message deleted from the WorkQueue stream, where it would otherwise stay for ever.
 
 use std::sync::Arc;
 
 use async_nats::jetstream::Context as JetStream;
 use async_nats::jetstream::message::Message;
-use herald_domain::job::DeliveryJob;
+use herald_domain::job::JobMessage;
 use herald_runtime::jetstream::Topology;
 use serde::Deserialize;
 use sqlx::PgPool;
@@ -52,13 +52,17 @@ impl Advisories {
                 return Ok(());
             }
         };
-        match serde_json::from_slice::<DeliveryJob>(&raw.payload) {
-            Ok(job) => {
+        match serde_json::from_slice::<JobMessage>(&raw.payload) {
+            Ok(carried) => {
                 let tenant = Topology::tenant_of_consumer(&advisory.consumer).unwrap_or_default();
-                if let Some(letter) =
-                    store::fail_abandoned(&self.pool, &job, advisory.deliveries).await?
-                {
-                    write(&self.pool, &self.metrics, tenant, &letter).await?;
+                // Each job of a bundle is failed on its own: those delivered or moved on
+                // meanwhile are left as they are.
+                for job in carried.jobs() {
+                    if let Some(letter) =
+                        store::fail_abandoned(&self.pool, &job, advisory.deliveries).await?
+                    {
+                        write(&self.pool, &self.metrics, tenant, &letter).await?;
+                    }
                 }
             }
             Err(error) => {

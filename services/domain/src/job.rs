@@ -26,6 +26,43 @@ impl DeliveryJob {
     }
 }
 
+/// The jobs of one event, carried by one JetStream message: a fan-out of ten is one message
+/// to store, deliver and ack instead of ten. The dispatcher works each job as if it had come
+/// alone and acks the message once every job is done (see `JobMessage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobBundle {
+    pub jobs: Vec<DeliveryJob>,
+}
+
+impl JobBundle {
+    /// The message id: the first job's, the size, and a prefix that no single job's id has,
+    /// so a repeated publish of the same bundle is stored once.
+    pub fn message_id(&self) -> String {
+        match self.jobs.first() {
+            Some(first) => format!("bundle-{}-{}", first.message_id(), self.jobs.len()),
+            None => "bundle-empty".to_owned(),
+        }
+    }
+}
+
+/// What a message of the deliveries stream carries: one job (a retry, a relayed job, an
+/// event with one webhook) or a bundle of an event's jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum JobMessage {
+    One(DeliveryJob),
+    Bundle(JobBundle),
+}
+
+impl JobMessage {
+    pub fn jobs(self) -> Vec<DeliveryJob> {
+        match self {
+            JobMessage::One(job) => vec![job],
+            JobMessage::Bundle(bundle) => bundle.jobs,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -38,6 +75,44 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", reason.as_str()));
         }
         assert_eq!(DeadReason::parse("other"), None);
+    }
+
+    fn job(generation: i32) -> DeliveryJob {
+        DeliveryJob {
+            delivery_id: Uuid::now_v7(),
+            event_id: Uuid::now_v7(),
+            webhook_id: Uuid::now_v7(),
+            tenant_id: Uuid::now_v7(),
+            generation,
+        }
+    }
+
+    #[test]
+    fn a_single_job_and_a_bundle_decode_as_what_they_are() {
+        let one = job(3);
+        let decoded: JobMessage =
+            serde_json::from_slice(&serde_json::to_vec(&one).unwrap()).unwrap();
+        assert_eq!(decoded, JobMessage::One(one));
+        let bundle = JobBundle {
+            jobs: vec![job(0), job(0), job(1)],
+        };
+        let bytes = serde_json::to_vec(&bundle).unwrap();
+        let decoded: JobMessage = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(decoded.clone(), JobMessage::Bundle(bundle.clone()));
+        assert_eq!(decoded.jobs(), bundle.jobs);
+        assert!(serde_json::from_slice::<JobMessage>(b"{\"jobs\":7}").is_err());
+    }
+
+    #[test]
+    fn a_bundles_message_id_is_its_own() {
+        let jobs = vec![job(0), job(0)];
+        let bundle = JobBundle { jobs: jobs.clone() };
+        assert!(bundle.message_id().starts_with("bundle-msg_"));
+        assert_ne!(bundle.message_id(), jobs[0].message_id());
+        let shorter = JobBundle {
+            jobs: jobs[..1].to_vec(),
+        };
+        assert_ne!(bundle.message_id(), shorter.message_id());
     }
 
     #[test]

@@ -156,7 +156,8 @@ fn publisher(config: &Config, pool: PgPool, nats: async_nats::Client) -> Publish
         herald_runtime::jetstream::context(nats),
         Topology::of(config),
         pool,
-    );
+    )
+    .with_bundle_jobs(config.ingest.bundle_jobs);
     Publisher::new(outbox, defaults)
 }
 

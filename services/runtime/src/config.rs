@@ -110,9 +110,12 @@ pub struct IngestLimits {
     pub event_queue: usize,
     /// Deliveries stored but not yet confirmed on JetStream (`HERALD_MAX_OUTBOX_BACKLOG`).
     pub max_outbox_backlog: u64,
-    /// A tenant's jobs on JetStream not yet taken by a dispatcher
-    /// (`HERALD_MAX_TENANT_BACKLOG`).
+    /// A tenant's messages on JetStream not yet taken by a dispatcher
+    /// (`HERALD_MAX_TENANT_BACKLOG`); a bundle of an event's jobs counts once.
     pub max_tenant_backlog: u64,
+    /// The most jobs of one event a message carries (`HERALD_BUNDLE_JOBS`); 1: a message
+    /// per delivery, which keeps a tenant's concurrency quota exact across dispatchers.
+    pub bundle_jobs: usize,
 }
 
 /// Below this, a job's renewals (every third of the ack wait) would be a steady load.
@@ -236,6 +239,7 @@ impl Config {
                 event_queue: positive(&get, "HERALD_EVENT_QUEUE", 10_000)?,
                 max_outbox_backlog: positive(&get, "HERALD_MAX_OUTBOX_BACKLOG", 100_000)?,
                 max_tenant_backlog: positive(&get, "HERALD_MAX_TENANT_BACKLOG", 100_000)?,
+                bundle_jobs: positive(&get, "HERALD_BUNDLE_JOBS", 16)?,
             },
             dns: resolve::system(),
         })

@@ -1,6 +1,7 @@
 //! Herald's JetStream topology, in one place for every service (and the operator):
 //! - `<prefix>_DELIVERIES`: WorkQueue stream of delivery jobs on
-//!   `<prefix>.deliveries.<tenant>.<webhook>`, one durable pull consumer per tenant
+//!   `<prefix>.deliveries.<tenant>.<webhook>` (bundles of an event's jobs on
+//!   `<prefix>.deliveries.<tenant>.<event>`), one durable pull consumer per tenant
 //!   (`tenant_<name>`, filtered on `<prefix>.deliveries.<tenant>.>`) whose `max_ack_pending`
 //!   is the tenant's concurrency quota;
 //! - `<prefix>_DEAD_LETTERS`: WorkQueue stream of dead-letter hand-offs from the dispatcher
@@ -108,6 +109,11 @@ impl Topology {
 
     pub fn job_subject(&self, tenant: &str, webhook: &str) -> String {
         format!("{}.deliveries.{tenant}.{webhook}", self.prefix)
+    }
+
+    /// Where a bundle of an event's jobs goes: under the tenant's filter like a single job.
+    pub fn bundle_subject(&self, tenant: &str, event: &str) -> String {
+        format!("{}.deliveries.{tenant}.{event}", self.prefix)
     }
 
     pub fn tenant_filter(&self, tenant: &str) -> String {

@@ -2,6 +2,7 @@
 //! PostgreSQL database per test, and real HTTP receivers on loopback. Retry delays are scaled
 //! down through `HERALD_RETRY_SCHEDULE`.
 
+mod bundles;
 mod contract;
 mod isolation;
 mod late_records;

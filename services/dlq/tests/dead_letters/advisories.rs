@@ -126,6 +126,51 @@ async fn a_job_the_dispatcher_keeps_dying_on_is_dead_lettered_once(pool: PgPool)
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_bundle_the_dispatcher_keeps_dying_on_dead_letters_each_of_its_jobs(pool: PgPool) {
+    let mut stack = Stack::start(pool, &[("HERALD_MAX_DELIVER", "3")]).await;
+    stack.stop_dispatcher().await;
+    stack.start_dlq().await;
+    let key = stack.tenant("acme").await;
+    let receiver = Receiver::always(Reply::Status(200)).await;
+    stack.webhook(&key, &receiver.url()).await;
+    stack.webhook(&key, &receiver.url()).await;
+    let answer = stack.emit(&key, json!({})).await;
+    let deliveries_stream = stack.topology().deliveries_stream();
+    assert_eq!(
+        stack.stream_messages(&deliveries_stream).await,
+        1,
+        "the event's two jobs in one message"
+    );
+
+    crash_loop(&stack, "acme").await;
+    let items = wait_for_dlq(&stack, &key, 2).await;
+    let mut listed: Vec<&str> = items
+        .iter()
+        .map(|item| {
+            assert_eq!(item["reason"], "redelivery_limit");
+            item["delivery_id"].as_str().unwrap()
+        })
+        .collect();
+    listed.sort();
+    let mut emitted: Vec<&str> = answer["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    emitted.sort();
+    assert_eq!(listed, emitted);
+    eventually(
+        "the abandoned bundle to be deleted",
+        Duration::from_secs(10),
+        || async { (stack.stream_messages(&deliveries_stream).await == 0).then_some(()) },
+    )
+    .await;
+    stack.start_dispatcher().await;
+    assert_eq!(receiver.count(), 0, "nothing is sent after the fact");
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn letters_handed_off_while_the_dlq_service_is_down_appear_after_it_starts(pool: PgPool) {
     let mut stack = Stack::start(pool, &[]).await;
     let key = stack.tenant("acme").await;

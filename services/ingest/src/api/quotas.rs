@@ -80,9 +80,9 @@ impl Example for LimitsPatch {
 pub struct Usage {
     /// Accepted events per second, averaged over the last 10 seconds.
     pub events_per_second: f64,
-    /// Deliveries dispatchers hold now and have not finished (the tenant's unacknowledged
-    /// jobs on JetStream, which `max_concurrent_deliveries` caps); null when JetStream cannot
-    /// be asked.
+    /// Jobs dispatchers hold now and have not finished: the tenant's unacknowledged messages
+    /// on JetStream, where the jobs one event sends out together travel as one message and
+    /// count once; null when JetStream cannot be asked.
     pub in_flight: Option<i64>,
     /// Dead-lettered deliveries not yet retried.
     pub dlq_size: i64,
