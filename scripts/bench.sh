@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Load benchmark: builds release binaries, starts Herald on free ports with its own database,
-# NATS prefix and admin token, runs the standard scenarios with herald-loadgen and writes
-# their JSON results (and each load run's SVG graphs) under docs/perf/results/, then stops
-# the stack and drops its database.
+# Load benchmark: builds release binaries, starts Herald on free ports with its own
+# PostgreSQL cluster, nats-server and admin token, runs the standard scenarios with
+# herald-loadgen and writes their JSON results (and each load run's SVG graphs) under
+# docs/perf/results/, then stops the stack, its PostgreSQL and its nats-server.
 # Not part of CI: the figures are written up in docs/perf/README.md.
 #
 #   scripts/bench.sh                 # the standard scenarios: ceiling, seed, fanout, peak
@@ -12,6 +12,7 @@
 #   BENCH_BIN_DIR=/path/to/release scripts/bench.sh seed          # another build's services
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres scripts/bench.sh seed
 #                                    # a running server instead of a private cluster
+#   BENCH_NATS_URL=nats://127.0.0.1:4222 scripts/bench.sh seed    # a running NATS, not its own
 #   BENCH_PG_SETTINGS="max_wal_size=8GB checkpoint_timeout=15min" scripts/bench.sh fanout
 #                                    # the private cluster with these settings (-c each)
 set -euo pipefail
@@ -75,12 +76,41 @@ start_postgres() {
   base_url="postgres://postgres@127.0.0.1:$port/postgres"
 }
 
+# NATS: a private nats-server with JetStream in a temporary directory unless BENCH_NATS_URL
+# names one, so that its CPU is the benchmark's alone and its streams go with it (a shared
+# server keeps every earlier run's streams and consumers, and their timers cost it CPU).
+nats_dir=
+nats_pid=
+start_nats() {
+  local binary port
+  binary=$(command -v nats-server || echo /usr/sbin/nats-server)
+  [ -x "$binary" ] || die "no nats-server binary"
+  nats_dir=$(mktemp -d /tmp/herald-bench-nats.XXXXXX)
+  port=$(free_port)
+  "$binary" -a 127.0.0.1 -p "$port" -js -sd "$nats_dir" -l "$nats_dir/log" &
+  nats_pid=$!
+  wait_for "the benchmark's nats-server" 30 port_open 127.0.0.1 "$port"
+  export NATS_URL="nats://127.0.0.1:$port"
+  log "NATS for the benchmark: $NATS_URL ($("$binary" --version), in $nats_dir)"
+}
+stop_nats() {
+  [ -n "$nats_pid" ] || return 0
+  kill -TERM "$nats_pid" 2>/dev/null && wait "$nats_pid" 2>/dev/null || true
+  rm -rf "$nats_dir"
+}
+
 suffix="$(date +%s)_$$"
+if [ -n "${BENCH_NATS_URL:-}" ]; then
+  export NATS_URL=$BENCH_NATS_URL
+else
+  start_nats
+  trap stop_nats EXIT
+fi
 if [ -n "${BENCH_DATABASE_URL:-}" ]; then
   base_url=$BENCH_DATABASE_URL
 else
   start_postgres
-  trap '"${as_postgres[@]}" "$pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null; rm -rf "$pg_dir"' EXIT
+  trap 'stop_nats; "${as_postgres[@]}" "$pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null; rm -rf "$pg_dir"' EXIT
   log "PostgreSQL for the benchmark: ${base_url%/*} (${BENCH_PG_SETTINGS:-stock settings}, in $pg_dir)"
 fi
 export DATABASE_URL="${base_url%/*}/herald_bench_$suffix"
@@ -108,6 +138,7 @@ cleanup() {
     "${as_postgres[@]}" "$pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null || true
     rm -rf "$pg_dir"
   fi
+  stop_nats
   [ -n "${BENCH_LOG:-}" ] || rm -f "$log_file"
 }
 trap cleanup EXIT
@@ -122,11 +153,12 @@ wait_for "the DLQ service's readyz" 60 curl -sf -o /dev/null "http://$HERALD_DLQ
 pids=$(pgrep -P "$stack" -a | awk '{ n = $2; sub(".*/", "", n); printf "%s%s=%s", sep, n, $1; sep = "," }')
 log "stack on http://$HERALD_API_ADDR ($pids)"
 
-# CPU seconds (user + system) used so far by every process named $1: PostgreSQL runs one
-# process per connection, so loadgen's per-pid sampler cannot see it whole.
+# CPU seconds (user + system) used so far by every process named $1 (or, given, by the
+# process $2 alone): PostgreSQL runs one process per connection, so loadgen's per-pid
+# sampler cannot see it whole.
 cpu_seconds() {
   local ticks=0 pid fields
-  for pid in $(pgrep -x "$1"); do
+  for pid in ${2:-$(pgrep -x "$1")}; do
     read -ra fields <"/proc/$pid/stat" 2>/dev/null || continue
     ticks=$((ticks + fields[13] + fields[14]))
   done
@@ -155,13 +187,14 @@ run() {
   shift
   log "scenario $name: $*"
   pg_before=$(cpu_seconds postgres)
-  nats_before=$(cpu_seconds nats-server)
+  nats_before=$(cpu_seconds nats-server "$nats_pid")
   read -ra wal_before < <(wal_counters)
   "$bin/herald-loadgen" "$@" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
     --duration "$duration" --pids "$pids" --scenario "$name" \
     --out "$results/$name$label-$(date -u +%Y%m%dT%H%M%SZ).json"
   log "scenario $name: PostgreSQL used $(cpu_delta "$pg_before" "$(cpu_seconds postgres)") CPU s," \
-    "nats-server $(cpu_delta "$nats_before" "$(cpu_seconds nats-server)") CPU s (all their processes)"
+    "nats-server $(cpu_delta "$nats_before" "$(cpu_seconds nats-server "$nats_pid")") CPU s (all their processes;" \
+    "the benchmark's own nats-server unless BENCH_NATS_URL is set)"
   read -ra wal_after < <(wal_counters)
   log "scenario $name: WAL $((wal_after[0] - wal_before[0])) records," \
     "$((wal_after[1] - wal_before[1])) full-page images, $((wal_after[2] - wal_before[2])) MB;" \
