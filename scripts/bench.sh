@@ -13,6 +13,8 @@
 #   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres scripts/bench.sh seed
 #                                    # a running server instead of a private cluster
 #   BENCH_NATS_URL=nats://127.0.0.1:4222 scripts/bench.sh seed    # a running NATS, not its own
+#   BENCH_NATS=latest scripts/bench.sh seed  # its own nats-server at the current release
+#                                    # (as production runs) instead of the distribution's
 #   BENCH_PG_SETTINGS="max_wal_size=8GB checkpoint_timeout=15min" scripts/bench.sh fanout
 #                                    # the private cluster with these settings (-c each)
 set -euo pipefail
@@ -83,7 +85,13 @@ nats_dir=
 nats_pid=
 start_nats() {
   local binary port
-  binary=$(command -v nats-server || echo /usr/sbin/nats-server)
+  if [ "${BENCH_NATS:-}" = latest ]; then
+    # The release production runs, as the JetStream tests against it install it.
+    "$here/install-test-tools.sh" nats
+    binary=$(ls "$root"/.tools/nats-*/bin/nats-server | sort -V | tail -n 1)
+  else
+    binary=$(command -v nats-server || echo /usr/sbin/nats-server)
+  fi
   [ -x "$binary" ] || die "no nats-server binary"
   nats_dir=$(mktemp -d /tmp/herald-bench-nats.XXXXXX)
   port=$(free_port)

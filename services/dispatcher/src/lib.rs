@@ -12,6 +12,7 @@
 mod batch_plans;
 pub mod claim_batch;
 pub mod dead_letters;
+mod load;
 pub mod metrics;
 pub mod puller;
 pub mod record_batch;

@@ -1,14 +1,14 @@
 //! One tenant's pull loop: fetch only as many jobs as the process has free slots for (and,
-//! while the tenant has none waiting, wait for its next one holding no slot), work
-//! each in its own task, and map its outcome to an ack (and, for a retry or a deferral, the
-//! next job published when due) or a short NAK. Retries are not NAK delays: on the servers we
-//! run, a message waiting out a NAK delay still counts against `max_ack_pending`, so a
-//! failing webhook in back-off would block its whole tenant. On shutdown the loop stops
-//! fetching and lets in-flight jobs finish; past the drain limit they are left unacked and
-//! JetStream redelivers them.
+//! while the tenant has none waiting, wait for its next one holding no slot), work each in
+//! its own task (a bundle's jobs side by side, each under the tenant's cap), and map its
+//! outcome to an ack (and, for a retry or a deferral, the next job published when due) or a
+//! short NAK. Retries are not NAK delays: on the servers we run, a message waiting out a NAK
+//! delay still counts against `max_ack_pending`, so a failing webhook in back-off would block
+//! its whole tenant. On shutdown the loop stops fetching and lets in-flight jobs finish; past
+//! the drain limit they are left unacked and JetStream redelivers them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use async_nats::jetstream::AckKind;
@@ -20,10 +20,12 @@ use herald_domain::job::{DeliveryJob, JobMessage};
 use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
 use herald_runtime::trace_context;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
+pub use crate::load::TenantLoad;
+use crate::load::{MessageSize, cap_change};
 use crate::spans;
 use crate::worker::{Outcome, Worker};
 
@@ -51,76 +53,6 @@ pub struct Puller {
     pub drain: Duration,
     /// Jobs per message lately (bundles carry several).
     pub(crate) message_size: MessageSize,
-}
-
-/// A tenant's jobs in flight in one process, against its cap.
-#[derive(Default)]
-pub struct TenantLoad {
-    running: AtomicUsize,
-    done: Notify,
-}
-
-impl TenantLoad {
-    /// Counts one more job in flight once the cap leaves room for it; `false`: shutting
-    /// down first. A bundle's jobs after its first enter here (the message itself was
-    /// counted when it was fetched), so a tenant's attempts stay within its cap.
-    async fn enter(&self, cap: &watch::Receiver<usize>, shutdown: &ShutdownToken) -> bool {
-        let mut cap = cap.clone();
-        loop {
-            let limit = *cap.borrow_and_update();
-            let running = self.running.load(Ordering::Relaxed);
-            if running < limit {
-                let next = running + 1;
-                let swapped = self.running.compare_exchange(
-                    running,
-                    next,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                );
-                if swapped.is_ok() {
-                    return true;
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return false,
-                _ = self.done.notified() => {}
-                _ = cap_change(&mut cap) => {}
-            }
-        }
-    }
-
-    fn leave(&self) {
-        self.running.fetch_sub(1, Ordering::Relaxed);
-        self.done.notify_one();
-    }
-}
-
-/// Jobs per message lately, in sixteenths: a fetch asks for as many messages as fill the
-/// free slots at this rate, so a tenant whose events fan out does not take bundles it has
-/// no slots for.
-pub(crate) struct MessageSize(AtomicUsize);
-
-impl MessageSize {
-    const ONE: usize = 16;
-
-    fn observe(&self, jobs: usize) {
-        let seen = jobs.clamp(1, 1024) * Self::ONE;
-        let old = self.0.load(Ordering::Relaxed);
-        self.0.store((old * 7 + seen) / 8, Ordering::Relaxed);
-    }
-
-    /// Messages that bring about `slots` jobs: at least one.
-    fn messages_for(&self, slots: usize) -> usize {
-        let per_message = self.0.load(Ordering::Relaxed).max(Self::ONE);
-        (slots * Self::ONE).div_ceil(per_message).max(1)
-    }
-}
-
-impl Default for MessageSize {
-    fn default() -> Self {
-        Self(AtomicUsize::new(Self::ONE))
-    }
 }
 
 impl Puller {
@@ -450,42 +382,10 @@ impl Puller {
     }
 }
 
-/// Resolves when the cap changes; never, once nobody can change it any more (the supervisor
-/// is gone and shutdown is under way), so a waiting puller does not spin.
-async fn cap_change(cap: &mut watch::Receiver<usize>) {
-    if cap.changed().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
 /// Tells JetStream the job is still in progress, until dropped.
 async fn heartbeat(message: &Message, every: Duration) -> std::convert::Infallible {
     loop {
         tokio::time::sleep(every).await;
         let _ = message.ack_with(AckKind::Progress).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::MessageSize;
-
-    #[test]
-    fn fetches_shrink_as_messages_carry_more_jobs() {
-        let size = MessageSize::default();
-        assert_eq!(size.messages_for(64), 64, "one job a message at first");
-        for _ in 0..40 {
-            size.observe(10);
-        }
-        let fetched = size.messages_for(64);
-        assert!(
-            (7..=8).contains(&fetched),
-            "{fetched} messages for 64 slots"
-        );
-        assert_eq!(size.messages_for(1), 1, "never less than one message");
-        for _ in 0..40 {
-            size.observe(1);
-        }
-        assert_eq!(size.messages_for(64), 64, "back to one job a message");
     }
 }
