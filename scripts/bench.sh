@@ -162,13 +162,15 @@ pids=$(pgrep -P "$stack" -a | awk '{ n = $2; sub(".*/", "", n); printf "%s%s=%s"
 log "stack on http://$HERALD_API_ADDR ($pids)"
 
 # CPU seconds (user + system) used so far by every process named $1 (or, given, by the
-# process $2 alone): PostgreSQL runs one process per connection, so loadgen's per-pid
-# sampler cannot see it whole.
+# process $2 alone), with that of their children that have exited: PostgreSQL runs one
+# process per connection, so loadgen's per-pid sampler cannot see it whole, and a connection
+# closed during a scenario takes its time along unless its parent's count of its exited
+# children is read too.
 cpu_seconds() {
   local ticks=0 pid fields
   for pid in ${2:-$(pgrep -x "$1")}; do
     read -ra fields <"/proc/$pid/stat" 2>/dev/null || continue
-    ticks=$((ticks + fields[13] + fields[14]))
+    ticks=$((ticks + fields[13] + fields[14] + fields[15] + fields[16]))
   done
   local hz
   hz=$(getconf CLK_TCK)
