@@ -96,6 +96,30 @@ impl Receiver {
         self.lock().received.len()
     }
 
+    /// Waits up to 5 s for `limit` requests, then watches for a second and panics if one
+    /// more arrives: for receivers that never answer, where each request holds a place
+    /// under some cap and one past the cap would come within milliseconds.
+    pub async fn holds_at(&self, limit: usize, cap: &str) {
+        crate::eventually(
+            &format!("{limit} requests under way"),
+            Duration::from_secs(5),
+            || async { (self.count() >= limit).then_some(()) },
+        )
+        .await;
+        let watched = Instant::now();
+        loop {
+            assert!(
+                self.count() <= limit,
+                "{} requests under way beyond {cap} of {limit}",
+                self.count()
+            );
+            if watched.elapsed() >= Duration::from_secs(1) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }

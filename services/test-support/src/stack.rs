@@ -294,6 +294,15 @@ impl Stack {
             .expect("count runs")
     }
 
+    /// Sets every tenant's concurrency quota in the database, as an operator's change would.
+    pub async fn cap_concurrency(&self, limit: i32) {
+        sqlx::query("UPDATE quotas SET max_concurrent_deliveries = $1")
+            .bind(limit)
+            .execute(&self.pool)
+            .await
+            .expect("quotas update");
+    }
+
     /// Messages now stored in the dead-letters stream.
     pub async fn dead_letters(&self) -> u64 {
         self.stream_messages(&self.topology().dead_letters_stream())

@@ -9,7 +9,7 @@ use futures::StreamExt;
 use herald_runtime::jetstream::Topology;
 use herald_test_support::stack::Stack;
 use herald_test_support::{Receiver, Reply, eventually};
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::api::wait_for_dlq;
@@ -47,16 +47,38 @@ async fn crash_loop(stack: &Stack, tenant: &str) {
     }
 }
 
-#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
-async fn a_job_the_dispatcher_keeps_dying_on_is_dead_lettered_once(pool: PgPool) {
+/// A stack whose dispatcher is stopped and DLQ service running, with `webhooks` webhooks of
+/// one tenant on one receiver and one event emitted to them: the key, receiver and answer.
+async fn one_event_held(pool: PgPool, webhooks: usize) -> (Stack, String, Receiver, Value) {
     let mut stack = Stack::start(pool, &[("HERALD_MAX_DELIVER", "3")]).await;
     stack.stop_dispatcher().await;
     stack.start_dlq().await;
     let key = stack.tenant("acme").await;
     let receiver = Receiver::always(Reply::Status(200)).await;
-    stack.webhook(&key, &receiver.url()).await;
+    for _ in 0..webhooks {
+        stack.webhook(&key, &receiver.url()).await;
+    }
     let answer = stack.emit(&key, json!({})).await;
+    (stack, key, receiver, answer)
+}
 
+/// After the dead-lettering: the message is deleted from the stream, and a dispatcher that
+/// starts afterwards sends nothing.
+async fn nothing_left_to_send(mut stack: Stack, receiver: &Receiver) {
+    let deliveries_stream = stack.topology().deliveries_stream();
+    eventually(
+        "the abandoned message to be deleted",
+        Duration::from_secs(10),
+        || async { (stack.stream_messages(&deliveries_stream).await == 0).then_some(()) },
+    )
+    .await;
+    stack.start_dispatcher().await;
+    assert_eq!(receiver.count(), 0, "nothing is sent after the fact");
+}
+
+#[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+async fn a_job_the_dispatcher_keeps_dying_on_is_dead_lettered_once(pool: PgPool) {
+    let (stack, key, receiver, answer) = one_event_held(pool, 1).await;
     crash_loop(&stack, "acme").await;
     let items = wait_for_dlq(&stack, &key, 1).await;
     assert_eq!(items[0]["reason"], "redelivery_limit");
@@ -66,13 +88,6 @@ async fn a_job_the_dispatcher_keeps_dying_on_is_dead_lettered_once(pool: PgPool)
         stack.get(&key, &format!("/deliveries/{delivery}")).await["status"],
         "failed"
     );
-    let deliveries_stream = stack.topology().deliveries_stream();
-    eventually(
-        "the abandoned job to be deleted",
-        Duration::from_secs(10),
-        || async { (stack.stream_messages(&deliveries_stream).await == 0).then_some(()) },
-    )
-    .await;
 
     // The same advisory again (a redelivery of it) changes nothing.
     let advisories = stack.topology().advisories_stream();
@@ -116,28 +131,16 @@ async fn a_job_the_dispatcher_keeps_dying_on_is_dead_lettered_once(pool: PgPool)
         1,
         "no duplicate row"
     );
-
-    stack.start_dispatcher().await;
-    assert_eq!(
-        receiver.count(),
-        0,
-        "the abandoned job is not sent after the fact"
-    );
+    nothing_left_to_send(stack, &receiver).await;
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn a_bundle_the_dispatcher_keeps_dying_on_dead_letters_each_of_its_jobs(pool: PgPool) {
-    let mut stack = Stack::start(pool, &[("HERALD_MAX_DELIVER", "3")]).await;
-    stack.stop_dispatcher().await;
-    stack.start_dlq().await;
-    let key = stack.tenant("acme").await;
-    let receiver = Receiver::always(Reply::Status(200)).await;
-    stack.webhook(&key, &receiver.url()).await;
-    stack.webhook(&key, &receiver.url()).await;
-    let answer = stack.emit(&key, json!({})).await;
-    let deliveries_stream = stack.topology().deliveries_stream();
+    let (stack, key, receiver, answer) = one_event_held(pool, 2).await;
     assert_eq!(
-        stack.stream_messages(&deliveries_stream).await,
+        stack
+            .stream_messages(&stack.topology().deliveries_stream())
+            .await,
         1,
         "the event's two jobs in one message"
     );
@@ -160,14 +163,7 @@ async fn a_bundle_the_dispatcher_keeps_dying_on_dead_letters_each_of_its_jobs(po
         .collect();
     emitted.sort();
     assert_eq!(listed, emitted);
-    eventually(
-        "the abandoned bundle to be deleted",
-        Duration::from_secs(10),
-        || async { (stack.stream_messages(&deliveries_stream).await == 0).then_some(()) },
-    )
-    .await;
-    stack.start_dispatcher().await;
-    assert_eq!(receiver.count(), 0, "nothing is sent after the fact");
+    nothing_left_to_send(stack, &receiver).await;
 }
 
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
