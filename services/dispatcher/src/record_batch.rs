@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use herald_domain::job::DeadReason;
 use herald_domain::retry::Decision;
-use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing};
+use herald_runtime::group_commit::{BatchResult, GroupCommit, Linger, Sizing};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -69,7 +69,7 @@ impl Recorder {
                 queue: QUEUE,
                 max_batch: MAX_BATCH,
                 writers: WRITERS,
-                linger: LINGER,
+                linger: Linger::Always(LINGER),
             };
             GroupCommit::spawn("attempt record", sizing, move |records| {
                 let pool = pool.clone();

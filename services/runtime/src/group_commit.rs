@@ -9,11 +9,14 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::time::Instant;
+
+mod linger;
+pub use linger::Linger;
+use linger::Pace;
 
 /// What a batch write returns: one result per item, in the order given.
 pub type BatchResult<R> = anyhow::Result<Vec<R>>;
@@ -58,10 +61,13 @@ pub struct Sizing {
     pub max_batch: usize,
     /// Writes in flight at once (each holds a database connection while it runs).
     pub writers: usize,
-    /// How long a batch keeps collecting after its first item, when fewer than `max_batch`
-    /// are queued. Zero: a batch is whatever is queued when a writer is free, which adds no
-    /// wait but, at a modest rate, leaves batches of one or two.
-    pub linger: Duration,
+    pub linger: Linger,
+}
+
+/// The receiving end of the queue, shared by the writers, with the pace of its items.
+struct Intake<T> {
+    receiver: mpsc::Receiver<T>,
+    pace: Pace,
 }
 
 impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
@@ -73,14 +79,17 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         F: Future<Output = BatchResult<R>> + Send,
     {
         let (queue, receiver) = mpsc::channel(sizing.queue.max(1));
-        let receiver = Arc::new(Mutex::new(receiver));
+        let intake = Arc::new(Mutex::new(Intake {
+            receiver,
+            pace: Pace::new(),
+        }));
         let write = Arc::new(write);
         for _ in 0..sizing.writers.max(1) {
-            let (receiver, write) = (receiver.clone(), write.clone());
+            let (intake, write) = (intake.clone(), write.clone());
             let max_batch = sizing.max_batch.max(1);
             let linger = sizing.linger;
             tokio::spawn(async move {
-                while let Some(batch) = next_batch(&receiver, max_batch, linger).await {
+                while let Some(batch) = next_batch(&intake, max_batch, linger).await {
                     let (items, replies): (Vec<T>, Vec<Reply<R>>) = batch.into_iter().unzip();
                     answer(name, replies, write(items).await);
                 }
@@ -125,16 +134,15 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
 }
 
 /// Waits for one item, then takes whatever else is queued, up to `max`, and what arrives
-/// within `linger` of the first. The lock makes writers take turns, so a batch forms while
-/// the previous one is being written.
-async fn next_batch<T>(
-    receiver: &Mutex<mpsc::Receiver<T>>,
-    max: usize,
-    linger: Duration,
-) -> Option<Vec<T>> {
-    let mut receiver = receiver.lock().await;
+/// while the batch lingers. The lock makes writers take turns, so a batch forms while the
+/// previous one is being written.
+async fn next_batch<T>(intake: &Mutex<Intake<T>>, max: usize, linger: Linger) -> Option<Vec<T>> {
+    let mut intake = intake.lock().await;
+    let Intake { receiver, pace } = &mut *intake;
     let first = receiver.recv().await?;
-    let until = Instant::now() + linger;
+    let started = Instant::now();
+    let linger = linger.now(pace, started);
+    let until = started + linger;
     let mut batch = Vec::with_capacity(max.min(receiver.len() + 1));
     batch.push(first);
     while batch.len() < max {
@@ -153,6 +161,7 @@ async fn next_batch<T>(
             None => break,
         }
     }
+    pace.count(batch.len(), Instant::now());
     Some(batch)
 }
 
@@ -196,7 +205,7 @@ mod tests {
             queue,
             max_batch,
             writers,
-            linger: Duration::ZERO,
+            linger: Linger::Never,
         }
     }
 
@@ -240,24 +249,28 @@ mod tests {
         (commit, batches)
     }
 
-    #[tokio::test]
-    async fn a_lingering_batch_takes_what_arrives_in_time_and_no_more() {
-        let linger = Duration::from_millis(400);
-        let (commit, batches) = recording(Sizing {
-            linger,
-            ..sizing(10, 10, 1)
-        });
+    /// Submits `first`, and `second` once a writer has taken `first` off the queue: the two
+    /// share a batch only if that writer lingers.
+    async fn submit_one_then_another(commit: &GroupCommit<u8, u8>, first: u8, second: u8) {
         // Polled once, the first submission is queued and waits for its batch.
-        let mut first = Box::pin(commit.submit(1));
-        assert!(futures::poll!(&mut first).is_pending());
-        // Once the writer has taken it off the queue (and lingers), the second joins its batch.
+        let mut one = Box::pin(commit.submit(first));
+        assert!(futures::poll!(&mut one).is_pending());
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         while commit.queued() != 0 && tokio::time::Instant::now() < deadline {
             tokio::task::yield_now().await;
         }
         assert_eq!(commit.queued(), 0, "the writer took the first item");
-        let (one, two) = futures::future::join(first, commit.submit(2)).await;
-        assert_eq!((one.unwrap(), two.unwrap()), (1, 2));
+        let (one, two) = futures::future::join(one, commit.submit(second)).await;
+        assert_eq!((one.unwrap(), two.unwrap()), (first, second));
+    }
+
+    #[tokio::test]
+    async fn a_lingering_batch_takes_what_arrives_in_time_and_no_more() {
+        let (commit, batches) = recording(Sizing {
+            linger: Linger::Always(Duration::from_millis(400)),
+            ..sizing(10, 10, 1)
+        });
+        submit_one_then_another(&commit, 1, 2).await;
         // Submitted once the first batch is written: a batch of its own.
         assert_eq!(commit.submit(3).await.unwrap(), 3);
         assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2], vec![3]]);
@@ -266,7 +279,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_batch_does_not_wait_out_its_linger() {
         let (commit, batches) = recording(Sizing {
-            linger: Duration::from_secs(3600),
+            linger: Linger::Always(Duration::from_secs(3600)),
             ..sizing(10, 2, 1)
         });
         let both = futures::future::join(commit.submit(1), commit.submit(2));
@@ -275,6 +288,35 @@ mod tests {
             .expect("a full batch is written at once");
         assert_eq!((one.unwrap(), two.unwrap()), (1, 2));
         assert_eq!(*batches.lock().unwrap(), vec![vec![1, 2]]);
+    }
+
+    #[tokio::test]
+    async fn an_item_at_a_quiet_moment_is_written_at_once() {
+        let (commit, batches) = recording(Sizing {
+            linger: Linger::WhenBusy(Duration::from_secs(3600)),
+            ..sizing(10, 10, 1)
+        });
+        let written = tokio::time::timeout(Duration::from_secs(30), commit.submit(1)).await;
+        assert_eq!(written.expect("written without lingering").unwrap(), 1);
+        assert_eq!(*batches.lock().unwrap(), vec![vec![1]]);
+    }
+
+    #[tokio::test]
+    async fn a_busy_queue_lingers_for_company() {
+        let (commit, batches) = recording(Sizing {
+            linger: Linger::WhenBusy(Duration::from_millis(400)),
+            ..sizing(10, 10, 1)
+        });
+        // Three items in quick succession set a pace of about three a second, more than one
+        // per two lingers of 400 ms.
+        for item in 1..=3 {
+            assert_eq!(commit.submit(item).await.unwrap(), item);
+        }
+        submit_one_then_another(&commit, 4, 5).await;
+        assert_eq!(
+            *batches.lock().unwrap(),
+            vec![vec![1], vec![2], vec![3], vec![4, 5]]
+        );
     }
 
     #[tokio::test]

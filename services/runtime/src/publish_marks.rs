@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::group_commit::{GroupCommit, Sizing};
+use crate::group_commit::{GroupCommit, Linger, Sizing};
 
 /// How long after its confirmation a deferred mark is written: well under the relay's grace.
 pub const LATER: Duration = Duration::from_millis(500);
@@ -53,7 +53,7 @@ impl PublishMarks {
                 queue: LATER_QUEUE,
                 max_batch: BATCH,
                 writers: 2,
-                linger: Duration::ZERO,
+                linger: Linger::Never,
             };
             GroupCommit::spawn("publish confirmation", sizing, move |jobs| {
                 let pool = pool.clone();

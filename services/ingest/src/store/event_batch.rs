@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use herald_domain::DeliveryId;
-use herald_runtime::group_commit::{BatchResult, GroupCommit, Sizing, SubmitError};
+use herald_runtime::group_commit::{BatchResult, GroupCommit, Linger, Sizing, SubmitError};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -187,6 +187,11 @@ const MAX_BATCH: usize = 500;
 /// Batch writes in flight at once: while one commits, the next batch forms and a second
 /// writer can already send it.
 const WRITERS: usize = 4;
+/// Under load (an event every 4 ms or more often), a batch waits this long for more events
+/// to share its two statements: a caller waits up to 2 ms longer for its 201, and PostgreSQL
+/// spends a statement on several events instead of one each. At a quiet moment an event is
+/// written at once.
+const LINGER: Duration = Duration::from_millis(2);
 
 /// The group commit of events, started on first use (inside the runtime).
 pub struct EventWriter {
@@ -217,7 +222,7 @@ impl EventWriter {
                 queue: self.queue,
                 max_batch: MAX_BATCH,
                 writers: WRITERS,
-                linger: Duration::ZERO,
+                linger: Linger::WhenBusy(LINGER),
             };
             GroupCommit::spawn("event write", sizing, move |events| {
                 let pool = pool.clone();
