@@ -6,7 +6,7 @@
 # Not part of CI: the figures are written up in docs/perf/README.md.
 #
 #   scripts/bench.sh                 # the standard scenarios: ceiling, seed, fanout, peak
-#   scripts/bench.sh seed            # only the named ones (also: sweep, soak, scale-out)
+#   scripts/bench.sh seed            # only the named ones (also: sweep, soak, scale-out, serial)
 #   BENCH_DURATION=10s scripts/bench.sh seed   # a shorter smoke run
 #   BENCH_DISPATCHER_CONCURRENCY=10 scripts/bench.sh scale-out   # one vs two dispatchers
 #   BENCH_BIN_DIR=/path/to/release scripts/bench.sh seed          # another build's services
@@ -244,8 +244,11 @@ for scenario in "${scenarios[@]}"; do
       done ;;
     soak) duration=${BENCH_SOAK_DURATION:-10m} run soak --rate 1000 --webhooks 100 --drain 30s ;;
     scale-out) scale_out ;;
+    # One caller sending each event once the last was answered, as fast as that goes: what
+    # a lone importer sees, which no batching may slow down.
+    serial) run serial --rate 0 --concurrency 1 --webhooks 1 --drain 10s ;;
     scale-1) duration=20s run scale-1 --rate 500 --webhooks 100 --receiver-delay 50ms --drain 120s ;;
-    *) die "unknown scenario $scenario: ceiling, seed, fanout, peak, sweep, soak or scale-out" ;;
+    *) die "unknown scenario $scenario: ceiling, seed, fanout, peak, sweep, soak, scale-out or serial" ;;
   esac
 done
 log "results in $results"

@@ -161,7 +161,7 @@ async fn next_batch<T>(intake: &Mutex<Intake<T>>, max: usize, linger: Linger) ->
             None => break,
         }
     }
-    pace.count(batch.len(), Instant::now());
+    pace.count(batch.len(), Instant::now(), !linger.is_zero());
     Some(batch)
 }
 
