@@ -180,7 +180,27 @@ cpu_seconds() {
 # The difference of two such figures, to a tenth of a second.
 cpu_delta() {
   local tenths=$((10#${2/./} - 10#${1/./}))
+  if [ "$tenths" -lt 0 ]; then
+    echo "unknown (a process counted before was gone after)"
+    return
+  fi
   echo "$((tenths / 10)).$((tenths % 10))"
+}
+
+# The benchmark's PostgreSQL processes: its private cluster's postmaster and that one's
+# children (a connection each, the background workers), whose exited children's time the
+# postmaster holds; with BENCH_DATABASE_URL, every postgres process on the machine. Counting
+# every postgres process with a private cluster also counted other servers', and twice gave
+# a run's PostgreSQL a fifth of its time.
+postgres_pids() {
+  if [ -n "$pg_dir" ]; then
+    local postmaster children
+    postmaster=$(head -n 1 "$pg_dir/data/postmaster.pid")
+    children=$(pgrep -P "$postmaster" | tr '\n' ' ')
+    echo "$postmaster $children"
+  else
+    pgrep -x postgres
+  fi
 }
 
 # The server's WAL written so far (records, full-page images, MB) and its checkpoints
@@ -196,15 +216,15 @@ run() {
   local name=$1 pg_before nats_before wal_before wal_after
   shift
   log "scenario $name: $*"
-  pg_before=$(cpu_seconds postgres)
+  pg_before=$(cpu_seconds postgres "$(postgres_pids)")
   nats_before=$(cpu_seconds nats-server "$nats_pid")
   read -ra wal_before < <(wal_counters)
   "$bin/herald-loadgen" "$@" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
     --duration "$duration" --pids "$pids" --scenario "$name" \
     --out "$results/$name$label-$(date -u +%Y%m%dT%H%M%SZ).json"
-  log "scenario $name: PostgreSQL used $(cpu_delta "$pg_before" "$(cpu_seconds postgres)") CPU s," \
-    "nats-server $(cpu_delta "$nats_before" "$(cpu_seconds nats-server "$nats_pid")") CPU s (all their processes;" \
-    "the benchmark's own nats-server unless BENCH_NATS_URL is set)"
+  log "scenario $name: PostgreSQL used $(cpu_delta "$pg_before" "$(cpu_seconds postgres "$(postgres_pids)")") CPU s," \
+    "nats-server $(cpu_delta "$nats_before" "$(cpu_seconds nats-server "$nats_pid")") CPU s (the benchmark's" \
+    "own cluster and nats-server; every such process when BENCH_DATABASE_URL, BENCH_NATS_URL are set)"
   read -ra wal_after < <(wal_counters)
   log "scenario $name: WAL $((wal_after[0] - wal_before[0])) records," \
     "$((wal_after[1] - wal_before[1])) full-page images, $((wal_after[2] - wal_before[2])) MB;" \

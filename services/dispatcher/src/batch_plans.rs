@@ -10,7 +10,7 @@ use crate::{claims_pool, records_pool};
 
 const RUN_CLAIM: &str = "EXECUTE claim ('{}', '{}', 10)";
 const RUN_RECORD: &str =
-    "EXECUTE record ('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')";
+    "EXECUTE record ('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}')";
 
 /// The plan a prepared statement gets once PostgreSQL settles on a generic one.
 async fn generic_plan(pool: &PgPool, prepare: &str, run: &str) -> String {
@@ -45,7 +45,7 @@ async fn generic_plans_of_claims_and_records_keep_to_the_primary_key(pool: PgPoo
     let claim = format!("PREPARE claim (uuid[], int[], float8) AS {CLAIM}");
     let record = format!(
         "PREPARE record (uuid[], int[], float8[], int[], int[], text[], text[], text[],
-                         float8[], text[], uuid[], int[]) AS {RECORD}"
+                         float8[], text[], int[]) AS {RECORD}"
     );
 
     for (name, pool, prepare, run) in [

@@ -14,6 +14,7 @@ pub mod claim_batch;
 pub mod dead_letters;
 mod load;
 pub mod metrics;
+mod parsed_urls;
 pub mod puller;
 pub mod record_batch;
 pub mod request;

@@ -16,6 +16,7 @@ use async_nats::jetstream::consumer::PullConsumer;
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::message::Message;
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use herald_domain::job::{DeliveryJob, JobMessage};
 use herald_runtime::outbox::{Outbox, OutboxJob};
 use herald_runtime::shutdown::ShutdownToken;
@@ -288,16 +289,28 @@ impl Puller {
         shutdown: &ShutdownToken,
     ) {
         let mut first = Some(slot);
-        let work = futures::future::join_all(jobs.iter().map(|job| {
-            let span = spans::deliver(job, &self.tenant, traceparent);
-            self.work_bundled(job, first.take(), shutdown)
-                .instrument(span)
-        }));
-        let done = tokio::select! {
-            done = work => done,
+        // Polled as they wake, one job at a time: `join_all` of a bundle's size polls every
+        // job still going whenever any one of them wakes (each poll entering its span).
+        let mut work: FuturesUnordered<_> = jobs
+            .iter()
+            .map(|job| {
+                let span = spans::deliver(job, &self.tenant, traceparent);
+                self.work_bundled(job, first.take(), shutdown)
+                    .instrument(span)
+            })
+            .collect();
+        let all_done = async {
+            let mut all_done = true;
+            while let Some(done) = work.next().await {
+                all_done &= done;
+            }
+            all_done
+        };
+        let all_done = tokio::select! {
+            all_done = all_done => all_done,
             never = heartbeat(message, self.heartbeat) => match never {},
         };
-        let ack = if done.iter().all(|done| *done) {
+        let ack = if all_done {
             AckKind::Ack
         } else {
             AckKind::Nak(Some(ERROR_BACKOFF))

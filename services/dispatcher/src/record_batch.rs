@@ -57,7 +57,9 @@ impl Recorder {
     /// `None` when the lease was lost meanwhile (nothing changed).
     pub async fn record(&self, record: AttemptRecord) -> anyhow::Result<Option<i32>> {
         if record.decision == Decision::Dead(DeadReason::Gone) {
-            return record_one(&self.pool, &record).await;
+            // Boxed: a transaction's future is about 9 KB, and every attempt's future would
+            // otherwise carry room for it, copied at each await above (see `worker`).
+            return Box::pin(record_one(&self.pool, &record)).await;
         }
         Ok(self.commit().submit(record).await?)
     }
@@ -120,14 +122,13 @@ pub(crate) const RECORD: &str = "WITH moved AS (
                              ELSE d.published_at END
        FROM unnest($1::uuid[]) WITH ORDINALITY AS j (id, n)
        WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.status = 'processing'
-         AND d.generation = ($12::int[])[j.n]
+         AND d.generation = ($11::int[])[j.n]
        RETURNING d.id, d.generation, j.n),
      -- Only the moved rows' attempts, each new (see `store::record`).
      attempts AS (
        INSERT INTO delivery_attempts
-         (id, delivery_id, attempt, started_at, duration_ms, status_code, error,
-          response_body)
-       SELECT ($11::uuid[])[m.n], m.id, ($2::int[])[m.n],
+         (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+       SELECT m.id, ($2::int[])[m.n],
               now() - make_interval(secs => ($3::float8[])[m.n]), ($4::int[])[m.n],
               ($5::int[])[m.n], ($6::text[])[m.n], ($7::text[])[m.n]
        FROM moved m)
@@ -153,7 +154,6 @@ async fn write_unique<'a>(
         .bind(&columns.status)
         .bind(&columns.retry_in)
         .bind(&columns.dead_reason)
-        .bind(&columns.attempt_id)
         .bind(&columns.generation)
         .fetch_all(pool)
         .await
@@ -178,7 +178,6 @@ struct Columns<'a> {
     status: Vec<&'static str>,
     retry_in: Vec<Option<f64>>,
     dead_reason: Vec<Option<&'static str>>,
-    attempt_id: Vec<Uuid>,
     generation: Vec<i32>,
 }
 
@@ -199,7 +198,6 @@ impl<'a> Columns<'a> {
         self.status.push(status);
         self.retry_in.push(retry_in);
         self.dead_reason.push(dead_reason);
-        self.attempt_id.push(Uuid::now_v7());
         self.generation.push(record.generation);
     }
 }

@@ -18,6 +18,8 @@ use herald_runtime::resolve::{Lookup, ResolveError, permitted_addresses};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::header::HeaderMap;
 
+use crate::parsed_urls::ParsedUrls;
+
 /// How much of a receiver's answer is kept with the attempt.
 pub const RESPONSE_EXCERPT: usize = 1024;
 
@@ -41,6 +43,7 @@ impl AttemptReport {
 pub struct Sender {
     client: reqwest::Client,
     policy: Arc<AddressPolicy>,
+    urls: Arc<ParsedUrls>,
 }
 
 impl Sender {
@@ -69,15 +72,34 @@ impl Sender {
             }))
             .build()
             .context("building the HTTP client")?;
-        Ok(Self { client, policy })
+        Ok(Self {
+            client,
+            policy,
+            urls: Arc::default(),
+        })
     }
 
     /// POSTs `body` to `url` with `headers`; never fails, every outcome is a report.
     pub async fn send(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> AttemptReport {
+        self.send_parsed(url, self.parse_url(url), headers, body)
+            .await
+    }
+
+    /// `url` parsed (from the cache of webhook URLs); `None` when it does not parse.
+    pub fn parse_url(&self, url: &str) -> Option<url::Url> {
+        self.urls.parse(url)
+    }
+
+    /// `send`, with `url` already parsed by `parse_url`: once, for the policy and for the
+    /// request. An unparsable URL goes to reqwest as given, which reports why.
+    pub async fn send_parsed(
+        &self,
+        url: &str,
+        parsed: Option<url::Url>,
+        headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> AttemptReport {
         let started = Instant::now();
-        // Parsed once, for the policy and for the request; an unparsable URL goes to reqwest
-        // as given, which reports why.
-        let parsed = url::Url::parse(url).ok();
         if let Some(refused) = parsed.as_ref().and_then(|url| self.refuse_by_policy(url)) {
             return AttemptReport {
                 result: refused,

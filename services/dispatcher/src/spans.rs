@@ -37,21 +37,18 @@ pub fn deliver(job: &DeliveryJob, tenant: &str, traceparent: Option<&str>) -> Sp
     span
 }
 
-/// The HTTP POST of an attempt, a child of the current span. Only the host is recorded:
-/// a URL's path or query may hold the tenant's credentials.
-pub fn post(url: &str) -> Span {
-    let parsed = url::Url::parse(url).ok();
+/// The HTTP POST of an attempt to `url` (parsed; `None` if it does not parse), a child of
+/// the current span. Only the host is recorded: a URL's path or query may hold the tenant's
+/// credentials.
+pub fn post(parsed: Option<&url::Url>) -> Span {
     let span = tracing::info_span!(
         "post",
         "otel.name" = "POST",
         "otel.kind" = "client",
         "otel.status_code" = Empty,
         "http.request.method" = "POST",
-        "server.address" = parsed
-            .as_ref()
-            .and_then(|u| u.host_str())
-            .unwrap_or_default(),
-        "server.port" = parsed.as_ref().and_then(url::Url::port_or_known_default),
+        "server.address" = parsed.and_then(|u| u.host_str()).unwrap_or_default(),
+        "server.port" = parsed.and_then(url::Url::port_or_known_default),
         "http.response.status_code" = Empty,
         "error.type" = Empty,
         trace_id = Empty,

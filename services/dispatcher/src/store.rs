@@ -113,10 +113,9 @@ pub async fn record(pool: &PgPool, record: &AttemptRecord) -> anyhow::Result<Opt
     };
     sqlx::query(
         "INSERT INTO delivery_attempts
-           (id, delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
-         VALUES ($1, $2, $3, now() - make_interval(secs => $4), $5, $6, $7, $8)",
+           (delivery_id, attempt, started_at, duration_ms, status_code, error, response_body)
+         VALUES ($1, $2, now() - make_interval(secs => $3), $4, $5, $6, $7)",
     )
-    .bind(Uuid::now_v7())
     .bind(record.delivery)
     .bind(record.attempt)
     .bind(report.duration.as_secs_f64())

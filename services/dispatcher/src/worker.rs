@@ -94,18 +94,22 @@ impl Worker {
         tenant: &str,
         process_slot: Option<OwnedSemaphorePermit>,
     ) -> anyhow::Result<Outcome> {
+        // The rare paths (park, unclaimable, dead without an attempt, the dead-letter
+        // hand-off) are boxed: each holds a database future of a KB or more, and a job's
+        // future has room for its largest path, copied whole each time it is moved (into its
+        // task, into a bundle's set); the common path needs far less.
         let Some(webhook_slot) = self.slots.acquire(job.webhook_id, SLOT_WAIT).await else {
-            return self.park(job, tenant).await;
+            return Box::pin(self.park(job, tenant)).await;
         };
         let claim = self.claimer.claim(job.delivery_id, job.generation).await?;
         let Some(mut claimed) = claim else {
-            return self.unclaimable(job, tenant).await;
+            return Box::pin(self.unclaimable(job, tenant)).await;
         };
         // Never sent unsigned: a secret that does not open (a key missing from the keyring)
         // fails the job, which JetStream redelivers after a back-off.
         self.open_secrets(&mut claimed, job.webhook_id)?;
         if claimed.webhook_deleted || !claimed.webhook_enabled {
-            return self.dead_unattempted(job, tenant, &claimed).await;
+            return Box::pin(self.dead_unattempted(job, tenant, &claimed)).await;
         }
         let attempt = claimed.attempts + 1;
         tracing::Span::current().record("attempt", attempt);
@@ -197,7 +201,7 @@ impl Worker {
             Decision::Dead(reason) => {
                 span.record("outcome", "dead");
                 let last_error = error.unwrap_or_default();
-                self.hand_off(job, tenant, reason, last_error, status_code, attempt)
+                Box::pin(self.hand_off(job, tenant, reason, last_error, status_code, attempt))
                     .await?;
                 Outcome::Dead
             }
@@ -225,7 +229,8 @@ impl Worker {
             &claimed.payload,
         );
         let secrets = active_secrets(&claimed.secrets.0, now);
-        let span = spans::post(&claimed.url);
+        let url = self.sender.parse_url(&claimed.url);
+        let span = spans::post(url.as_ref());
         let headers = headers(&Signed {
             delivery: DeliveryId::from_uuid(job.delivery_id),
             event_type: &claimed.event_type,
@@ -237,7 +242,7 @@ impl Worker {
         });
         let report = self
             .sender
-            .send(&claimed.url, headers, body)
+            .send_parsed(&claimed.url, url, headers, body)
             .instrument(span.clone())
             .await;
         let verdict = classify(&report.result);

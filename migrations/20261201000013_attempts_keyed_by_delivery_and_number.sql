@@ -1,0 +1,11 @@
+-- An attempt is named by its delivery and its number, which were already unique; its own
+-- uuid was never read (the API lists a delivery's attempts by number). Every attempt
+-- recorded paid for that uuid's index entry beside the unique key's, on the hot path. The
+-- unique key becomes the primary key and the uuid goes.
+CREATE UNIQUE INDEX delivery_attempts_by_delivery_and_number
+    ON delivery_attempts (delivery_id, attempt);
+ALTER TABLE delivery_attempts DROP CONSTRAINT delivery_attempts_pkey;
+ALTER TABLE delivery_attempts DROP CONSTRAINT delivery_attempts_delivery_id_attempt_key;
+ALTER TABLE delivery_attempts DROP COLUMN id;
+ALTER TABLE delivery_attempts ADD CONSTRAINT delivery_attempts_pkey
+    PRIMARY KEY USING INDEX delivery_attempts_by_delivery_and_number;
