@@ -200,7 +200,9 @@ impl Publisher {
         if self.topology_ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        self.ensure_topology().await
+        // Boxed: creating the streams is a large future that every publish's would otherwise
+        // carry, though it runs once.
+        Box::pin(self.ensure_topology()).await
     }
 
     /// Publishes each job at its offset from now, in the background: a bulk retry's pace.

@@ -116,8 +116,18 @@ impl EventsApi {
         let trace = traceparent(&tracing::Span::current());
         let (answer, jobs) = match key {
             None => Self::store_batched(&state, tenant, &input, size, trace.as_deref()).await?,
+            // Boxed: its transaction's future is about 9 KB, which every request's future
+            // (copied whole at each move through the middleware) would otherwise carry.
             Some(key) => {
-                match Self::store_once(&state, tenant, &input, &key, trace.as_deref()).await? {
+                match Box::pin(Self::store_once(
+                    &state,
+                    tenant,
+                    &input,
+                    &key,
+                    trace.as_deref(),
+                ))
+                .await?
+                {
                     Stored::New(answer, jobs) => (answer, jobs),
                     Stored::Replay(response) => return Ok(response),
                 }
