@@ -190,8 +190,8 @@ cpu_delta() {
 # The benchmark's PostgreSQL processes: its private cluster's postmaster and that one's
 # children (a connection each, the background workers), whose exited children's time the
 # postmaster holds; with BENCH_DATABASE_URL, every postgres process on the machine. Counting
-# every postgres process with a private cluster also counted other servers', and twice gave
-# a run's PostgreSQL a fifth of its time.
+# every postgres process also counted the machine's other servers. (Earlier runs twice got a
+# fifth of PostgreSQL's time, and once a negative figure; why is not known.)
 postgres_pids() {
   if [ -n "$pg_dir" ]; then
     local postmaster children
