@@ -1,8 +1,8 @@
 //! Claims, made in batches across concurrent jobs (group commit): one statement claims a
 //! whole batch and reads what each attempt needs, the tenant's retry schedule included.
 //! A delivery is claimable when it is `pending` and due, or `processing` under a lease that
-//! ran out (its dispatcher died). A claim also records that the job was published (it
-//! arrived), where nothing had yet. The lease is the ack wait, short next to an attempt's
+//! ran out (its dispatcher died). A claim of a later job (a retry's) also records that the
+//! job was published (it arrived), where nothing had yet. The lease is the ack wait, short next to an attempt's
 //! timeout; an attempt in progress renews it (`hold`), so a dead dispatcher's deliveries are
 //! claimable again within one ack wait while a live one keeps its own however long it takes.
 
@@ -111,11 +111,14 @@ async fn renew(
 
 /// The batch's claim. The `ANY` keeps the plan on the primary key however stale the
 /// statistics are; the claims pool's connections keep generic plans there too (see
-/// `claims_pool`).
+/// `claims_pool`). A first job's claim leaves `published_at` alone: the event outbox tracks
+/// that job, and a changed `published_at` (a column of the outbox index's predicate) would
+/// cost a new row version and an entry in every index instead of a rewrite in place.
 pub(crate) const CLAIM: &str = "WITH claimed AS (
        UPDATE deliveries d SET status = 'processing', updated_at = now(),
               lease_until = now() + make_interval(secs => $3),
-              published_at = coalesce(d.published_at, now())
+              published_at = CASE WHEN d.generation = 0 THEN d.published_at
+                                  ELSE coalesce(d.published_at, now()) END
        FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
        WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.generation = j.generation AND (
              (d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now()))

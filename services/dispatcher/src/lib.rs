@@ -12,6 +12,8 @@
 mod batch_plans;
 pub mod claim_batch;
 pub mod dead_letters;
+#[cfg(test)]
+mod hot_updates;
 mod load;
 pub mod metrics;
 mod parsed_urls;

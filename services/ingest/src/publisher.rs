@@ -12,6 +12,7 @@ use anyhow::Context;
 use herald_domain::TenantStatus;
 use herald_runtime::jetstream::ConsumerSettings;
 use herald_runtime::outbox::{Outbox, OutboxJob};
+use uuid::Uuid;
 
 /// Every tenant (or the one in `$2`) with what its consumer needs; `$1` is the default cap.
 const TENANT_CONSUMERS: &str =
@@ -184,6 +185,11 @@ impl Publisher {
         }
         self.ensure_topology_once().await?;
         self.outbox.publish(jobs).await
+    }
+
+    /// Takes events out of the event outbox: none of their first jobs is pending any more.
+    pub async fn settle_events(&self, events: Vec<Uuid>) -> anyhow::Result<()> {
+        self.outbox.settle_events(events).await
     }
 
     /// `publish` for jobs due now, whose confirmations are recorded a moment later where

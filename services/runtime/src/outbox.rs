@@ -1,6 +1,6 @@
 //! The transactional outbox's sending half. A delivery row is committed first; its job is
-//! then published here with pipelined acks, and `published_at` records JetStream's
-//! confirmation. What is not confirmed (a process died, NATS was down) the relay publishes
+//! then published here with pipelined acks, and the publish marks record JetStream's
+//! confirmation (see `publish_marks`). What is not confirmed (a process died, NATS was down) the relay publishes
 //! once due; JetStream's duplicate window and the dispatcher's checks absorb any repeat.
 //!
 //! Every job of a delivery has its own generation (first send, each retry, each manual
@@ -91,6 +91,50 @@ fn envelopes(jobs: &[OutboxJob], most: usize) -> Vec<Envelope<'_>> {
     envelopes
 }
 
+/// What JetStream confirmed of one publish, as the publish marks record it.
+#[derive(Debug, Default, PartialEq)]
+pub struct Confirmed {
+    /// Later jobs (generation above 0), as `(delivery, generation)`.
+    pub jobs: Vec<(Uuid, i32)>,
+    /// Events whose first jobs (generation 0) in the publish were all confirmed: their rows
+    /// leave the event outbox. An event with one of them unconfirmed stays, and the relay
+    /// publishes its pending first jobs again.
+    pub events: Vec<Uuid>,
+    /// Jobs confirmed, first and later.
+    pub count: usize,
+}
+
+impl Confirmed {
+    /// From each message's jobs and whether JetStream confirmed it; order is kept.
+    fn of<'a>(messages: impl IntoIterator<Item = (Envelope<'a>, bool)>) -> Self {
+        let mut confirmed = Confirmed::default();
+        let mut events: Vec<(Uuid, bool)> = Vec::new();
+        let mut position: HashMap<Uuid, usize> = HashMap::new();
+        for (envelope, ok) in messages {
+            for outbox in envelope.jobs {
+                let job = &outbox.job;
+                confirmed.count += usize::from(ok);
+                if job.generation > 0 {
+                    if ok {
+                        confirmed.jobs.push((job.delivery_id, job.generation));
+                    }
+                    continue;
+                }
+                let at = *position.entry(job.event_id).or_insert_with(|| {
+                    events.push((job.event_id, true));
+                    events.len() - 1
+                });
+                events[at].1 &= ok;
+            }
+        }
+        confirmed.events = events
+            .into_iter()
+            .filter_map(|(event, all)| all.then_some(event))
+            .collect();
+        confirmed
+    }
+}
+
 /// A producer span per message; the dispatcher's span for each job becomes its child.
 fn publish_span(envelope: &Envelope, webhook: Option<&str>, subject: &str) -> tracing::Span {
     let first = envelope.first();
@@ -163,22 +207,32 @@ impl Outbox {
     pub async fn publish(&self, jobs: &[OutboxJob]) -> anyhow::Result<usize> {
         let confirmed = self.send(jobs).await?;
         self.marks.mark_now(&confirmed).await?;
-        Ok(confirmed.len())
+        Ok(confirmed.count)
     }
 
     /// `publish` for jobs a dispatcher is about to take (a new event's, a retry's when due):
-    /// the confirmations are recorded a moment later, and only for deliveries no dispatcher
-    /// has claimed by then (a claim records the publish itself), so the usual delivery row
-    /// is not rewritten just to say its job was sent.
+    /// the confirmations are recorded a moment later, a later job's only where no
+    /// dispatcher has claimed it by then (a claim records the publish itself), so the usual
+    /// delivery row is not rewritten just to say its job was sent.
     pub async fn publish_fresh(&self, jobs: &[OutboxJob]) -> anyhow::Result<usize> {
         let confirmed = self.send(jobs).await?;
         self.marks.mark_later(&confirmed);
-        Ok(confirmed.len())
+        Ok(confirmed.count)
+    }
+
+    /// Takes events out of the event outbox without publishing: none of their first jobs
+    /// is pending any more (the relay found them all claimed or ended).
+    pub async fn settle_events(&self, events: Vec<Uuid>) -> anyhow::Result<()> {
+        let settled = Confirmed {
+            events,
+            ..Confirmed::default()
+        };
+        self.marks.mark_now(&settled).await
     }
 
     /// Sends the jobs with pipelined acks, an event's jobs in one message (up to
-    /// `bundle_jobs`); `(delivery, generation)` of those JetStream confirmed.
-    async fn send(&self, jobs: &[OutboxJob]) -> anyhow::Result<Vec<(Uuid, i32)>> {
+    /// `bundle_jobs`); returns what JetStream confirmed.
+    async fn send(&self, jobs: &[OutboxJob]) -> anyhow::Result<Confirmed> {
         let mut pending = Vec::with_capacity(jobs.len());
         for envelope in envelopes(jobs, self.bundle_jobs) {
             let (subject, webhook) = envelope.subject(&self.topology);
@@ -209,31 +263,26 @@ impl Outbox {
         // Each producer span lasts until JetStream's confirmation.
         let acks = futures::future::join_all(pending.into_iter().map(|(envelope, ack, span)| {
             async move {
-                let confirmed = ack.await;
-                if confirmed.is_err() {
-                    tracing::Span::current().record("otel.status_code", "error");
+                match ack.await {
+                    Ok(_) => Ok(envelope),
+                    Err(error) => {
+                        tracing::Span::current().record("otel.status_code", "error");
+                        Err((envelope, error))
+                    }
                 }
-                confirmed.map(|_| envelope)
             }
             .instrument(span)
         }))
         .await;
-        let mut confirmed = Vec::with_capacity(acks.len());
         let mut failures = 0;
-        for ack in acks {
-            match ack {
-                Ok(envelope) => confirmed.extend(
-                    envelope
-                        .jobs
-                        .iter()
-                        .map(|outbox| (outbox.job.delivery_id, outbox.job.generation)),
-                ),
-                Err(error) => {
-                    failures += 1;
-                    tracing::debug!(%error, "publish not confirmed");
-                }
+        let confirmed = Confirmed::of(acks.into_iter().map(|ack| match ack {
+            Ok(envelope) => (envelope, true),
+            Err((envelope, error)) => {
+                failures += 1;
+                tracing::debug!(%error, "publish not confirmed");
+                (envelope, false)
             }
-        }
+        }));
         if failures > 0 {
             tracing::warn!(
                 failures,
@@ -294,6 +343,50 @@ mod tests {
             grouping(&jobs, 1),
             [vec![0], vec![1], vec![2], vec![3], vec![4]]
         );
+    }
+
+    #[test]
+    fn an_event_leaves_the_outbox_once_all_its_first_jobs_are_confirmed() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let mut retry = job("acme", a, None);
+        retry.job.generation = 2;
+        let jobs = [
+            job("acme", a, None),
+            job("acme", a, None),
+            job("acme", b, None),
+            retry,
+        ];
+        // Event a's first jobs went in two messages, one of them unconfirmed.
+        let messages = vec![
+            (
+                Envelope {
+                    jobs: vec![&jobs[0]],
+                },
+                true,
+            ),
+            (
+                Envelope {
+                    jobs: vec![&jobs[1]],
+                },
+                false,
+            ),
+            (
+                Envelope {
+                    jobs: vec![&jobs[2]],
+                },
+                true,
+            ),
+            (
+                Envelope {
+                    jobs: vec![&jobs[3]],
+                },
+                true,
+            ),
+        ];
+        let confirmed = Confirmed::of(messages);
+        assert_eq!(confirmed.events, [b]);
+        assert_eq!(confirmed.jobs, [(jobs[3].job.delivery_id, 2)]);
+        assert_eq!(confirmed.count, 3);
     }
 
     #[test]

@@ -1,10 +1,14 @@
-//! `published_at`: the outbox's record that JetStream confirmed a delivery's job, which keeps
-//! the relay from publishing it again. Two ways to write it, both batched across publishes:
+//! The outbox's record of what JetStream confirmed, which keeps the relay from publishing it
+//! again:
+//! - an event's first jobs (generation 0): its row leaves `event_outbox`;
+//! - a later job (a retry's, a deferral's, a manual retry's): its delivery's `published_at`.
+//!
+//! Two ways to write them, both batched across publishes:
 //! - `mark_now`: before the publisher returns (the relay, manual retries);
-//! - `mark_later`: `LATER` after the confirmation and only where no dispatcher has claimed the
-//!   delivery meanwhile (a claim sets `published_at` itself). A job taken at once, the usual
-//!   case, then costs no write at all; one still queued gets its mark before the relay's
-//!   grace runs out.
+//! - `mark_later`: `LATER` after the confirmation. A later job's mark is then written only
+//!   where no dispatcher has claimed the delivery meanwhile (a claim sets `published_at`
+//!   itself), so a job taken at once costs no write; one still queued gets its mark before
+//!   the relay's grace runs out. An event's row goes in any case, one row for all its jobs.
 //!
 //! Marks commit without waiting for the disk: a mark lost in a crash only makes the relay
 //! publish the job again, which JetStream's duplicate window and the dispatcher's generation
@@ -20,6 +24,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use crate::group_commit::{GroupCommit, Linger, Sizing};
+use crate::outbox::Confirmed;
 
 /// How long after its confirmation a deferred mark is written: well under the relay's grace.
 pub const LATER: Duration = Duration::from_millis(500);
@@ -28,12 +33,27 @@ pub const LATER: Duration = Duration::from_millis(500);
 const LATER_QUEUE: usize = 100_000;
 const BATCH: usize = 1_000;
 
-type Job = (Uuid, i32);
+/// One confirmation to record.
+#[derive(Debug, Clone, Copy)]
+enum Mark {
+    /// A later job: `(delivery, generation)`.
+    Job(Uuid, i32),
+    /// Every first job of this event.
+    Event(Uuid),
+}
+
+fn marks(confirmed: &Confirmed) -> impl Iterator<Item = Mark> + '_ {
+    let jobs = confirmed
+        .jobs
+        .iter()
+        .map(|&(id, generation)| Mark::Job(id, generation));
+    jobs.chain(confirmed.events.iter().map(|&event| Mark::Event(event)))
+}
 
 pub struct PublishMarks {
     pool: PgPool,
-    now: OnceLock<GroupCommit<Job, ()>>,
-    later: OnceLock<mpsc::Sender<(Instant, Job)>>,
+    now: OnceLock<GroupCommit<Mark, ()>>,
+    later: OnceLock<mpsc::Sender<(Instant, Mark)>>,
 }
 
 impl PublishMarks {
@@ -45,8 +65,8 @@ impl PublishMarks {
         }
     }
 
-    /// Marks the jobs' deliveries published and waits for the write.
-    pub async fn mark_now(&self, jobs: &[Job]) -> anyhow::Result<()> {
+    /// Records the confirmations and waits for the write.
+    pub async fn mark_now(&self, confirmed: &Confirmed) -> anyhow::Result<()> {
         let marks = self.now.get_or_init(|| {
             let pool = self.pool.clone();
             let sizing = Sizing {
@@ -64,23 +84,24 @@ impl PublishMarks {
                 }
             })
         });
-        let marked = jobs.iter().map(|job| marks.submit(*job));
+        let marked = self::marks(confirmed).map(|mark| marks.submit(mark));
         for result in futures::future::join_all(marked).await {
             result.context("marking deliveries published")?;
         }
         Ok(())
     }
 
-    /// Marks the jobs' deliveries published `LATER`, where still unclaimed; returns at once.
-    pub fn mark_later(&self, jobs: &[Job]) {
+    /// Records the confirmations `LATER` (a later job's only where still unclaimed);
+    /// returns at once.
+    pub fn mark_later(&self, confirmed: &Confirmed) {
         let queue = self.later.get_or_init(|| {
             let (queue, confirmed) = mpsc::channel(LATER_QUEUE);
             tokio::spawn(write_later(self.pool.clone(), confirmed));
             queue
         });
         let at = Instant::now();
-        for job in jobs {
-            if queue.try_send((at, *job)).is_err() {
+        for mark in marks(confirmed) {
+            if queue.try_send((at, mark)).is_err() {
                 tracing::debug!("deferred publish marks queue full; the relay will cover");
                 return;
             }
@@ -90,17 +111,17 @@ impl PublishMarks {
 
 /// Waits until the oldest confirmation is `LATER` old, then writes it with every other one
 /// queued by then (a younger one marked a little early is still correct).
-async fn write_later(pool: PgPool, mut confirmed: mpsc::Receiver<(Instant, Job)>) {
+async fn write_later(pool: PgPool, mut confirmed: mpsc::Receiver<(Instant, Mark)>) {
     while let Some((at, first)) = confirmed.recv().await {
         tokio::time::sleep_until(at + LATER).await;
-        let mut jobs = vec![first];
-        while jobs.len() < BATCH {
+        let mut marks = vec![first];
+        while marks.len() < BATCH {
             match confirmed.try_recv() {
-                Ok((_, job)) => jobs.push(job),
+                Ok((_, mark)) => marks.push(mark),
                 Err(_) => break,
             }
         }
-        if let Err(error) = write(&pool, jobs).await {
+        if let Err(error) = write(&pool, marks).await {
             tracing::warn!(
                 error = format!("{error:#}"),
                 "publish marks not written; the relay will cover"
@@ -142,9 +163,23 @@ const MARK: &str = "WITH unmarked AS MATERIALIZED (
 const SETTINGS: &str = "SELECT set_config('synchronous_commit', 'off', true),
                                set_config('enable_seqscan', 'off', true)";
 
-/// Sets `published_at` where the generation is still the job's and nothing set it yet.
-async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
-    let (ids, generations): (Vec<Uuid>, Vec<i32>) = jobs.into_iter().unzip();
+/// Takes the events out of the event outbox. The ids go sorted, so two writers meeting on an
+/// event (the relay's and the request's) lock in the same order and never deadlock.
+const SETTLE: &str = "DELETE FROM event_outbox WHERE event_id = ANY ($1)";
+
+/// Writes a batch of marks in one transaction.
+async fn write(pool: &PgPool, marks: Vec<Mark>) -> anyhow::Result<()> {
+    let (mut ids, mut generations, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    for mark in marks {
+        match mark {
+            Mark::Job(id, generation) => {
+                ids.push(id);
+                generations.push(generation);
+            }
+            Mark::Event(event) => events.push(event),
+        }
+    }
+    events.sort_unstable();
     let mut tx = pool
         .begin()
         .await
@@ -153,12 +188,21 @@ async fn write(pool: &PgPool, jobs: Vec<Job>) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await
         .context("setting up the marks' transaction")?;
-    sqlx::query(MARK)
-        .bind(&ids)
-        .bind(&generations)
-        .execute(&mut *tx)
-        .await
-        .context("marking deliveries published")?;
+    if !ids.is_empty() {
+        sqlx::query(MARK)
+            .bind(&ids)
+            .bind(&generations)
+            .execute(&mut *tx)
+            .await
+            .context("marking deliveries published")?;
+    }
+    if !events.is_empty() {
+        sqlx::query(SETTLE)
+            .bind(&events)
+            .execute(&mut *tx)
+            .await
+            .context("taking events out of the event outbox")?;
+    }
     tx.commit().await.context("committing the marks")
 }
 
@@ -266,9 +310,12 @@ mod tests {
         .await
         .unwrap();
         // The first at its generation, the second at an older one, the third already marked.
-        write(&pool, vec![(ids[0], 1), (ids[1], 0), (ids[2], 1)])
-            .await
-            .unwrap();
+        let marks = vec![
+            Mark::Job(ids[0], 1),
+            Mark::Job(ids[1], 0),
+            Mark::Job(ids[2], 1),
+        ];
+        write(&pool, marks).await.unwrap();
         let marked: Vec<(Uuid, Option<chrono::DateTime<chrono::Utc>>)> =
             sqlx::query_as("SELECT id, published_at FROM deliveries WHERE id = ANY ($1)")
                 .bind(&ids[..])

@@ -56,9 +56,7 @@ async fn events_accepted_while_nats_is_down_go_out_after_recovery(pool: PgPool) 
     for n in 0..3 {
         deliveries.push(first_delivery(&stack.emit(&key, json!({ "n": n })).await));
     }
-    let unpublished = stack
-        .count("SELECT count(*) FROM deliveries WHERE published_at IS NULL")
-        .await;
+    let unpublished = stack.count("SELECT count(*) FROM event_outbox").await;
     assert_eq!(unpublished, 3, "accepted and stored, not yet on JetStream");
 
     stack.nats.resume().expect("nats-server restarts");

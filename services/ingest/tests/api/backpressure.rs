@@ -70,7 +70,10 @@ async fn everyone_is_refused_while_the_outbox_cannot_reach_nats(pool: PgPool) {
     assert_refused_for_backlog(&refused);
     assert!(refused.message().contains("waiting to be queued"));
     let unpublished = app
-        .count("SELECT count(*) FROM deliveries WHERE published_at IS NULL")
+        .count(
+            "SELECT count(*) FROM event_outbox o JOIN deliveries d ON d.event_id = o.event_id
+             WHERE d.status = 'pending'",
+        )
         .await;
     assert!(unpublished >= 2, "{unpublished} unpublished");
 }

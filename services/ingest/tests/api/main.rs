@@ -17,6 +17,7 @@ mod isolation;
 mod portal;
 mod quotas;
 mod rate_limits;
+mod relay;
 mod sealing;
 mod secret_rotation;
 mod ssrf;
