@@ -11,44 +11,21 @@ use crate::record_batch::RECORD;
 
 /// A pending delivery at `generation`, with the tenant, webhook and event a claim joins.
 async fn delivery(pool: &PgPool, generation: i32) -> Uuid {
-    let (tenant, webhook, event, delivery) = (
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-        Uuid::now_v7(),
-    );
-    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
-        .bind(tenant)
-        .bind(format!("acme-{tenant}"))
-        .execute(pool)
-        .await
-        .unwrap();
+    let delivery = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO webhooks (id, tenant_id, url, secrets)
-         VALUES ($1, $2, 'https://example.com/hook', '[]')",
+        "WITH t AS (INSERT INTO tenants (id, name) VALUES ($1, 'acme-' || $1::text) RETURNING id),
+              w AS (INSERT INTO webhooks (id, tenant_id, url, secrets)
+                    SELECT $2, id, 'https://example.com/hook', '[]' FROM t RETURNING tenant_id),
+              e AS (INSERT INTO events (id, tenant_id, event_type, payload, occurred_at)
+                    SELECT $3, tenant_id, 'order.created', '{}', now() FROM w
+                    RETURNING id, tenant_id)
+         INSERT INTO deliveries (id, tenant_id, event_id, webhook_id, generation)
+         SELECT $4, tenant_id, id, $2, $5 FROM e",
     )
-    .bind(webhook)
-    .bind(tenant)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO events (id, tenant_id, event_type, payload, occurred_at)
-         VALUES ($1, $2, 'order.created', '{}', now())",
-    )
-    .bind(event)
-    .bind(tenant)
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO deliveries (id, tenant_id, event_id, webhook_id, generation)
-         VALUES ($1, $2, $3, $4, $5)",
-    )
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
+    .bind(Uuid::now_v7())
     .bind(delivery)
-    .bind(tenant)
-    .bind(event)
-    .bind(webhook)
     .bind(generation)
     .execute(pool)
     .await

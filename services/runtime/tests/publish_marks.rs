@@ -9,51 +9,27 @@ use herald_runtime::publish_marks::PublishMarks;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-/// A tenant and a webhook, and per generation given an event with one pending delivery at
-/// that generation; returns `(delivery, event)` of each.
+/// Per generation given, an event with one pending delivery at that generation; returns
+/// `(delivery, event)` of each. The tables keep no foreign keys, and marks read neither the
+/// tenant nor the webhook.
 async fn deliveries(pool: &PgPool, generations: &[i32]) -> Vec<(Uuid, Uuid)> {
-    let (tenant, webhook) = (Uuid::now_v7(), Uuid::now_v7());
-    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, 'acme')")
-        .bind(tenant)
-        .execute(pool)
-        .await
-        .unwrap();
+    let rows: Vec<(Uuid, Uuid)> = generations
+        .iter()
+        .map(|_| (Uuid::now_v7(), Uuid::now_v7()))
+        .collect();
+    let (ids, events): (Vec<Uuid>, Vec<Uuid>) = rows.iter().copied().unzip();
     sqlx::query(
-        "INSERT INTO webhooks (id, tenant_id, url, secrets)
-         VALUES ($1, $2, 'https://example.com/hook', '[]')",
+        "INSERT INTO deliveries (id, tenant_id, event_id, webhook_id, generation)
+         SELECT id, gen_random_uuid(), event, gen_random_uuid(), generation
+         FROM unnest($1::uuid[], $2::uuid[], $3::int[]) AS r (id, event, generation)",
     )
-    .bind(webhook)
-    .bind(tenant)
+    .bind(&ids)
+    .bind(&events)
+    .bind(generations)
     .execute(pool)
     .await
     .unwrap();
-    let mut ids = Vec::new();
-    for generation in generations {
-        let (event, delivery) = (Uuid::now_v7(), Uuid::now_v7());
-        sqlx::query(
-            "INSERT INTO events (id, tenant_id, event_type, payload, occurred_at)
-             VALUES ($1, $2, 'order.created', '{}', now())",
-        )
-        .bind(event)
-        .bind(tenant)
-        .execute(pool)
-        .await
-        .unwrap();
-        sqlx::query(
-            "INSERT INTO deliveries (id, tenant_id, event_id, webhook_id, generation)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(delivery)
-        .bind(tenant)
-        .bind(event)
-        .bind(webhook)
-        .bind(generation)
-        .execute(pool)
-        .await
-        .unwrap();
-        ids.push((delivery, event));
-    }
-    ids
+    rows
 }
 
 fn later_jobs(jobs: &[(Uuid, i32)]) -> Confirmed {
