@@ -28,8 +28,9 @@ pub const GRACE: Duration = Duration::from_secs(2);
 const BATCH: i64 = 500;
 
 /// The relay's reads look rows up by index only: each is prepared and may settle on a
-/// generic plan, and one made while the tables are nearly empty (a new installation's first
-/// seconds) scanned `deliveries` whole for every event, every second. They are not compiled
+/// generic plan, kept until the table is next analyzed, and one made while the tables are
+/// nearly empty (a new installation's first seconds) would scan them whole once they have
+/// grown, as the dispatcher's claims once did (`INDEX_LOOKUPS` there). They are not compiled
 /// either: the backlog's estimate (a lookup per outbox row, priced for thousands of rows)
 /// crossed `jit_above_cost`, and compiling took 130 ms of a count that runs in 1.5.
 const INDEX_LOOKUPS: &str =

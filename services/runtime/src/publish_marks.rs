@@ -163,8 +163,10 @@ const MARK: &str = "WITH unmarked AS MATERIALIZED (
 const SETTINGS: &str = "SELECT set_config('synchronous_commit', 'off', true),
                                set_config('enable_seqscan', 'off', true)";
 
-/// Takes the events out of the event outbox. The ids go sorted, so two writers meeting on an
-/// event (the relay's and the request's) lock in the same order and never deadlock.
+/// Takes the events out of the event outbox. The ids go sorted, the order an index scan
+/// visits them in, so two batches meeting on events (the relay's and a request's) lock them
+/// in the same order; should two still deadlock (a plan that visits rows by their place on
+/// disk), one fails, and the relay covers its events.
 const SETTLE: &str = "DELETE FROM event_outbox WHERE event_id = ANY ($1)";
 
 /// Writes a batch of marks in one transaction.
