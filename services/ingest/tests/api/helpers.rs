@@ -302,6 +302,13 @@ impl TestApp {
     /// One pass of the outbox relay as a freshly started ingest runs it: the topology pass
     /// (streams and tenant consumers), then the publishing of outstanding jobs.
     pub async fn relay_pass(&self) {
+        self.relay_pass_with_grace(herald_ingest::relay::GRACE)
+            .await;
+    }
+
+    /// `relay_pass`, leaving to their makers only the jobs due less than `grace` ago (zero:
+    /// a pass as it runs once the grace of every job stored so far is over).
+    pub async fn relay_pass_with_grace(&self, grace: std::time::Duration) {
         let client = herald_runtime::nats::connect(&self.config.nats_url, "relay-test")
             .await
             .expect("NATS connects");
@@ -316,7 +323,7 @@ impl TestApp {
             max_deliver: self.config.dispatch.max_deliver,
         };
         let publisher = herald_ingest::publisher::Publisher::new(outbox, defaults);
-        herald_ingest::relay::relay_once(&publisher, &self.pool, herald_ingest::relay::GRACE)
+        herald_ingest::relay::relay_once(&publisher, &self.pool, grace)
             .await
             .expect("the relay pass succeeds");
     }

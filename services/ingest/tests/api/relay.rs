@@ -1,7 +1,9 @@
 //! The outbox relay: what a request could not get onto JetStream goes out at the relay's next
 //! pass after the grace; an event whose first jobs need nothing more leaves the outbox.
 
-use herald_ingest::relay::{GRACE, backlog};
+use std::time::Duration;
+
+use herald_ingest::relay::backlog;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -46,8 +48,8 @@ async fn the_relay_publishes_an_events_first_jobs_the_request_could_not(pool: Pg
         1,
         "within the grace the jobs are left to the request"
     );
-    tokio::time::sleep(GRACE).await;
-    app.relay_pass().await;
+    // Once the grace is over.
+    app.relay_pass_with_grace(Duration::ZERO).await;
     assert!(messages_on_jetstream(&app).await > 0, "jobs published");
     assert_eq!(app.count("SELECT count(*) FROM event_outbox").await, 0);
     assert_eq!(backlog(&app.pool).await.unwrap(), 0);
@@ -66,8 +68,7 @@ async fn an_event_with_no_pending_first_job_leaves_the_outbox_unpublished(pool: 
     .await
     .unwrap();
     assert_eq!(backlog(&app.pool).await.unwrap(), 0, "nothing pending");
-    tokio::time::sleep(GRACE).await;
-    app.relay_pass().await;
+    app.relay_pass_with_grace(Duration::ZERO).await;
     assert_eq!(app.count("SELECT count(*) FROM event_outbox").await, 0);
     assert_eq!(messages_on_jetstream(&app).await, 0, "nothing published");
 }
