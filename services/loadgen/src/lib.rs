@@ -60,7 +60,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let setup = setup::prepare(&client, &config, &url).await?;
 
     let (stop_sampling, stop) = watch::channel(false);
-    let sampler = tokio::spawn(procs::sample_until(config.pids.clone(), stop));
+    // The load generator itself too (its receiver included): it shares the machine.
+    let mut pids = config.pids.clone();
+    pids.push(("herald-loadgen".to_owned(), std::process::id()));
+    let sampler = tokio::spawn(procs::sample_until(pids, stop));
     eprintln!(
         "tenant {}: sending for {:?} at {}",
         setup.tenant,

@@ -1,15 +1,25 @@
 //! The built-in receiver: answers 200 (at once, or after a fixed delay) and records when each
 //! delivery arrived, keyed by the `webhook-id` header, with the event id from the body.
+//!
+//! It is a bare HTTP/1.1 server on hyper, without a framework's routing and extractors: it
+//! shares the machine with the stack it measures, so what it costs is taken from Herald, and
+//! the plain-HTTP ceiling (`ceiling`) is meant to be that of a minimal server.
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use poem::listener::TcpAcceptor;
-use poem::web::Data;
-use poem::{Body, EndpointExt, Request, Route, Server, handler};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
 use serde::Deserialize;
+use tokio::net::TcpListener;
 
 /// One request as it arrived. A redelivery of the same delivery id is a second `Arrival`.
 #[derive(Debug, Clone)]
@@ -19,40 +29,32 @@ pub struct Arrival {
     pub event_id: String,
 }
 
-#[derive(Clone)]
 struct Shared {
-    arrivals: Arc<Mutex<Vec<Arrival>>>,
+    arrivals: Mutex<Vec<Arrival>>,
     delay: Duration,
 }
 
 pub struct Receiver {
     pub addr: SocketAddr,
-    arrivals: Arc<Mutex<Vec<Arrival>>>,
+    shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
 }
 
 impl Receiver {
     /// Binds 127.0.0.1 on a free port and serves until dropped.
     pub async fn start(delay: Duration) -> anyhow::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
             .context("binding the receiver on loopback")?;
-        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let acceptor = TcpAcceptor::from_std(listener).context("the receiver's acceptor")?;
-        let arrivals = Arc::new(Mutex::new(Vec::with_capacity(1 << 16)));
-        let shared = Shared {
-            arrivals: arrivals.clone(),
+        let shared = Arc::new(Shared {
+            arrivals: Mutex::new(Vec::with_capacity(1 << 16)),
             delay,
-        };
-        let app = Route::new().at("/*path", receive.data(shared));
-        let server = tokio::spawn(async move {
-            if let Err(error) = Server::new_with_acceptor(acceptor).run(app).await {
-                eprintln!("receiver stopped: {error}");
-            }
         });
+        let server = tokio::spawn(serve(listener, shared.clone()));
         Ok(Self {
             addr,
-            arrivals,
+            shared,
             server,
         })
     }
@@ -62,17 +64,42 @@ impl Receiver {
     }
 
     pub fn count(&self) -> usize {
-        lock(&self.arrivals).len()
+        lock(&self.shared.arrivals).len()
     }
 
     pub fn arrivals(&self) -> Vec<Arrival> {
-        lock(&self.arrivals).clone()
+        lock(&self.shared.arrivals).clone()
     }
 }
 
 impl Drop for Receiver {
     fn drop(&mut self) {
         self.server.abort();
+    }
+}
+
+/// Accepts connections until aborted, each served in its own task (keep-alive, HTTP/1.1).
+async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Out of file descriptors, most likely: wait rather than spin.
+                eprintln!("receiver: accepting a connection failed: {error}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        // Answers are small and a sender waits for each: never hold one back for Nagle.
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(|request| receive(request, &shared));
+            // A connection the sender closes or resets ends here; nothing to report.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
@@ -85,17 +112,22 @@ struct Envelope {
     id: String,
 }
 
-#[handler]
-async fn receive(req: &Request, body: Body, shared: Data<&Shared>) -> &'static str {
+async fn receive(
+    request: Request<Incoming>,
+    shared: &Shared,
+) -> Result<Response<Full<Bytes>>, Infallible> {
     // Time the arrival before reading the body: the latency is Herald's, not ours.
     let at = Instant::now();
-    let delivery_id = req
+    let delivery_id = request
         .headers()
         .get("webhook-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let body = body.into_bytes().await.unwrap_or_default();
+    let body = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
     let event_id = serde_json::from_slice::<Envelope>(&body)
         .map(|e| e.id)
         .unwrap_or_default();
@@ -107,5 +139,5 @@ async fn receive(req: &Request, body: Body, shared: Data<&Shared>) -> &'static s
     if !shared.delay.is_zero() {
         tokio::time::sleep(shared.delay).await;
     }
-    "ok"
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
 }
