@@ -111,7 +111,14 @@ impl Sender {
             Some(parsed) => self.client.post(parsed),
             None => self.client.post(url),
         };
-        let sent = request.headers(headers).body(body).send().await;
+        // The map goes in whole: `RequestBuilder::headers` would insert each header anew.
+        let sent = match request.body(body).build() {
+            Ok(mut request) => {
+                *request.headers_mut() = headers;
+                self.client.execute(request).await
+            }
+            Err(error) => Err(error),
+        };
         let (result, response_excerpt) = match sent {
             Ok(response) => {
                 let status = response.status().as_u16();

@@ -56,13 +56,21 @@ impl TraceParent {
     }
 }
 
+fn ascii(digits: &[u8]) -> Result<&str, std::fmt::Error> {
+    std::str::from_utf8(digits).map_err(|_| std::fmt::Error)
+}
+
 impl std::fmt::Display for TraceParent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Hex on the stack: every delivery's request carries one of these.
+        let (mut trace_id, mut parent_id) = ([0; 32], [0; 16]);
+        hex::encode_to_slice(self.trace_id, &mut trace_id).map_err(|_| std::fmt::Error)?;
+        hex::encode_to_slice(self.parent_id, &mut parent_id).map_err(|_| std::fmt::Error)?;
         write!(
             f,
             "00-{}-{}-{:02x}",
-            hex::encode(self.trace_id),
-            hex::encode(self.parent_id),
+            ascii(&trace_id)?,
+            ascii(&parent_id)?,
             u8::from(self.sampled)
         )
     }
@@ -85,9 +93,10 @@ mod tests {
 
     #[test]
     fn parses_the_w3c_example_and_refuses_malformed_values() {
-        let parsed =
-            TraceParent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let example = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let parsed = TraceParent::parse(example).unwrap();
         assert!(parsed.sampled);
+        assert_eq!(parsed.to_string(), example);
         for bad in [
             "",
             "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
