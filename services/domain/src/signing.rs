@@ -3,12 +3,15 @@
 //!   one per active secret, space-separated, so receivers keep verifying across a rotation;
 //! - `X-Webhook-Signature`: `sha256=` + hex HMAC-SHA256(key, "{ts}.{body}"), newest secret.
 
+use std::fmt::Write as _;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::WebhookSecret;
+use crate::traceparent::hex;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -62,12 +65,9 @@ pub fn standard_signature_header(
 pub fn hex_signature(key: &[u8], timestamp: i64, body: &[u8]) -> String {
     let ts = timestamp.to_string();
     let digest = mac(key, &[ts.as_bytes(), b".", body]);
-    let mut hex = [0; 64];
-    // 32 bytes always fit 64 hex digits.
-    hex::encode_to_slice(digest, &mut hex).unwrap_or_else(|_| unreachable!());
-    let mut signature = String::with_capacity(7 + hex.len());
-    signature.push_str("sha256=");
-    signature.extend(hex.iter().map(|&digit| char::from(digit)));
+    let mut signature = String::with_capacity(7 + 2 * digest.len());
+    // Writing to a `String` cannot fail.
+    let _ = write!(signature, "sha256={}", hex(&digest));
     signature
 }
 

@@ -56,21 +56,24 @@ impl TraceParent {
     }
 }
 
-fn ascii(digits: &[u8]) -> Result<&str, std::fmt::Error> {
-    std::str::from_utf8(digits).map_err(|_| std::fmt::Error)
+/// Lower-case hex, shown without allocating (every delivery's request carries a traceparent).
+pub fn hex(bytes: &[u8]) -> impl std::fmt::Display + '_ {
+    struct Hex<'a>(&'a [u8]);
+    impl std::fmt::Display for Hex<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
+        }
+    }
+    Hex(bytes)
 }
 
 impl std::fmt::Display for TraceParent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Hex on the stack: every delivery's request carries one of these.
-        let (mut trace_id, mut parent_id) = ([0; 32], [0; 16]);
-        hex::encode_to_slice(self.trace_id, &mut trace_id).map_err(|_| std::fmt::Error)?;
-        hex::encode_to_slice(self.parent_id, &mut parent_id).map_err(|_| std::fmt::Error)?;
         write!(
             f,
             "00-{}-{}-{:02x}",
-            ascii(&trace_id)?,
-            ascii(&parent_id)?,
+            hex(&self.trace_id),
+            hex(&self.parent_id),
             u8::from(self.sampled)
         )
     }

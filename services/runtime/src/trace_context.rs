@@ -11,7 +11,7 @@
 
 use std::fmt::Write as _;
 
-use herald_domain::traceparent::TraceParent;
+use herald_domain::traceparent::{TraceParent, hex};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -80,17 +80,6 @@ pub fn traceparent(span: &Span) -> Option<String> {
     let mut carrier = Captured(None);
     TraceContextPropagator::new().inject_context(&context, &mut carrier);
     carrier.0
-}
-
-/// Lower-case hex, shown without allocating.
-fn hex(bytes: &[u8]) -> impl std::fmt::Display + '_ {
-    struct Hex<'a>(&'a [u8]);
-    impl std::fmt::Display for Hex<'_> {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            self.0.iter().try_for_each(|byte| write!(f, "{byte:02x}"))
-        }
-    }
-    Hex(bytes)
 }
 
 /// A carrier holding just the one header we propagate.
