@@ -1,7 +1,7 @@
 //! The delivery job carried by JetStream: just the ids. Everything else is read from
 //! PostgreSQL, the system of record, when the job is worked.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,11 +47,51 @@ impl JobBundle {
 
 /// What a message of the deliveries stream carries: one job (a retry, a relayed job, an
 /// event with one webhook) or a bundle of an event's jobs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(untagged)]
 pub enum JobMessage {
     One(DeliveryJob),
     Bundle(JobBundle),
+}
+
+/// Reads either shape in one pass: a derived untagged enum would buffer every message into
+/// a tree first, then try each shape on it. A message with all of a job's fields is that
+/// job; else one with `jobs` is a bundle.
+impl<'de> Deserialize<'de> for JobMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            jobs: Option<Vec<DeliveryJob>>,
+            delivery_id: Option<Uuid>,
+            event_id: Option<Uuid>,
+            webhook_id: Option<Uuid>,
+            tenant_id: Option<Uuid>,
+            generation: Option<i32>,
+        }
+        let fields = Fields::deserialize(deserializer)?;
+        match fields {
+            Fields {
+                delivery_id: Some(delivery_id),
+                event_id: Some(event_id),
+                webhook_id: Some(webhook_id),
+                tenant_id: Some(tenant_id),
+                generation: Some(generation),
+                ..
+            } => Ok(Self::One(DeliveryJob {
+                delivery_id,
+                event_id,
+                webhook_id,
+                tenant_id,
+                generation,
+            })),
+            Fields {
+                jobs: Some(jobs), ..
+            } => Ok(Self::Bundle(JobBundle { jobs })),
+            _ => Err(serde::de::Error::custom(
+                "neither a delivery job nor a bundle of jobs",
+            )),
+        }
+    }
 }
 
 impl JobMessage {
@@ -101,6 +141,14 @@ mod tests {
         assert_eq!(decoded.clone(), JobMessage::Bundle(bundle.clone()));
         assert_eq!(decoded.jobs(), bundle.jobs);
         assert!(serde_json::from_slice::<JobMessage>(b"{\"jobs\":7}").is_err());
+        let mut partial = serde_json::to_value(one).unwrap();
+        partial.as_object_mut().unwrap().remove("generation");
+        for refused in [partial, serde_json::json!({}), serde_json::json!([1])] {
+            assert!(
+                serde_json::from_value::<JobMessage>(refused.clone()).is_err(),
+                "{refused}"
+            );
+        }
     }
 
     #[test]

@@ -111,13 +111,13 @@ impl ApiError {
         Self::Unprocessable(body(code, message))
     }
 
-    /// Logs the whole cause chain; the client sees only that something failed.
     /// Overloaded: nothing was stored; the client may try again after `retry_after`.
     pub fn unavailable(code: &str, message: impl Into<String>, retry_after: Duration) -> Self {
         let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
         Self::Unavailable(body(code, message), seconds)
     }
 
+    /// Logs the whole cause chain; the client sees only that something failed.
     pub fn internal(error: anyhow::Error) -> Self {
         tracing::error!(error = format!("{error:#}"), "request failed");
         Self::Internal(body("internal_error", "internal error; it has been logged"))

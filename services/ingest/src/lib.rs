@@ -1,6 +1,7 @@
 //! Ingest: Herald's public REST API. Tenants manage event types and webhooks here and emit
 //! events, which are stored with their deliveries before the answer.
 
+mod answer;
 pub mod api;
 mod app;
 mod auth;

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::ApiTags;
 use super::deliveries::DeliveryOut;
+use crate::answer::SerdeJson;
 use crate::auth::TenantAuth;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
@@ -42,7 +43,7 @@ enum CreateEventResponse {
     /// Stored, with its deliveries. `Idempotent-Replayed: true` marks a replayed answer.
     #[oai(status = 201)]
     Created(
-        Json<EventAccepted>,
+        SerdeJson<EventAccepted>,
         #[oai(header = "Idempotent-Replayed")] Option<bool>,
     ),
 }
@@ -148,7 +149,7 @@ impl EventsApi {
         let created = answer.deliveries.len() as u64;
         state.metrics.deliveries_created.inc_by(created);
         Self::publish(&state, &auth.0.name, jobs, trace).await;
-        Ok(CreateEventResponse::Created(Json(answer), None))
+        Ok(CreateEventResponse::Created(SerdeJson(answer), None))
     }
 
     /// List events

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use herald_domain::EventId;
 use poem_openapi::Object;
 use poem_openapi::types::Example;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::answer::rfc3339;
 use crate::api::deliveries::DeliveryOut;
 use crate::store::events::EventRow;
 
@@ -34,7 +35,7 @@ impl Example for EventIn {
     }
 }
 
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(rename_all = "snake_case")]
 pub struct DeliverySummary {
     pub id: String,
@@ -42,14 +43,19 @@ pub struct DeliverySummary {
     pub status: String,
 }
 
+// Written with serde (`SerdeJson`) and described by poem-openapi: the two agree (test
+// `the_serde_answer_is_the_openapi_one`).
 /// The answer to `POST /events`; replayed as it was for a repeated `Idempotency-Key`.
-#[derive(Debug, Clone, Object)]
+#[derive(Debug, Clone, Object, Serialize)]
 #[oai(example, rename_all = "snake_case")]
 pub struct EventAccepted {
     pub id: String,
     #[oai(rename = "type")]
+    #[serde(rename = "type")]
     pub event_type: String,
+    #[serde(serialize_with = "rfc3339")]
     pub timestamp: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     /// One per matching webhook, each `pending`.
     pub deliveries: Vec<DeliverySummary>,
@@ -140,5 +146,26 @@ impl Example for DeliveryList {
                 ..DeliveryOut::example()
             }],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+
+    #[test]
+    fn the_serde_answer_is_the_openapi_one() {
+        let mut answer = EventAccepted::example();
+        answer.created_at += chrono::Duration::microseconds(123_456);
+        answer.deliveries.push(DeliverySummary {
+            id: "msg_2".into(),
+            webhook_id: "wh_\"quoted\"".into(),
+            status: "pending".into(),
+        });
+        let serde = serde_json::to_value(&answer).unwrap();
+        assert_eq!(Some(serde.clone()), answer.to_json());
+        assert_eq!(serde["created_at"], "2026-09-21T14:13:20.123456+00:00");
     }
 }

@@ -7,7 +7,6 @@ use herald_domain::job::DeliveryJob;
 use herald_domain::{DeliveryId, EventId, WebhookId};
 use herald_runtime::group_commit::SubmitError;
 use herald_runtime::outbox::OutboxJob;
-use poem_openapi::payload::Json;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use serde_json::json;
 use uuid::Uuid;
@@ -15,6 +14,7 @@ use uuid::Uuid;
 use super::{
     CreateEventResponse, DeliverySummary, EventAccepted, EventIn, EventsApi, PUBLISH_LIMIT,
 };
+use crate::answer::SerdeJson;
 use crate::error::{ApiError, ApiResult};
 use crate::fingerprint::fingerprint;
 use crate::state::AppState;
@@ -48,7 +48,7 @@ fn replay(stored: store::idempotency::StoredAnswer, hash: &str) -> ApiResult<Cre
     let answer = EventAccepted::parse_from_json(Some(stored.response)).map_err(|e| {
         anyhow::anyhow!("stored idempotent answer unreadable: {}", e.into_message())
     })?;
-    Ok(CreateEventResponse::Created(Json(answer), Some(true)))
+    Ok(CreateEventResponse::Created(SerdeJson(answer), Some(true)))
 }
 
 impl EventsApi {
