@@ -25,7 +25,8 @@ pub struct Claimed {
     pub webhook_deleted: bool,
     pub disabled_reason: Option<String>,
     pub event_type: String,
-    pub payload: serde_json::Value,
+    /// The payload's JSON text, as PostgreSQL writes the stored `jsonb`.
+    pub payload: Json<Box<serde_json::value::RawValue>>,
     pub occurred_at: DateTime<Utc>,
     /// When Herald accepted the event: the start of its end-to-end latency.
     pub created_at: DateTime<Utc>,

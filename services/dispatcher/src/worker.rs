@@ -226,7 +226,7 @@ impl Worker {
             EventId::from_uuid(job.event_id),
             &claimed.event_type,
             claimed.occurred_at,
-            &claimed.payload,
+            &claimed.payload.0,
         );
         let secrets = active_secrets(&claimed.secrets.0, now);
         let url = self.sender.parse_url(&claimed.url);

@@ -1,8 +1,10 @@
 //! The body every receiver gets: `{"id", "type", "timestamp", "data"}`. Built once per
-//! delivery and signed byte for byte.
+//! delivery and signed byte for byte. `data` is the stored payload's text as PostgreSQL
+//! gives it back, copied in as it is: never parsed into a tree and written out again.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 use crate::EventId;
 
@@ -12,14 +14,14 @@ struct Envelope<'a> {
     #[serde(rename = "type")]
     event_type: &'a str,
     timestamp: String,
-    data: &'a serde_json::Value,
+    data: &'a RawValue,
 }
 
 pub fn envelope_body(
     event: EventId,
     event_type: &str,
     occurred_at: DateTime<Utc>,
-    payload: &serde_json::Value,
+    payload: &RawValue,
 ) -> Vec<u8> {
     let envelope = Envelope {
         id: event.to_string(),
@@ -27,7 +29,7 @@ pub fn envelope_body(
         timestamp: occurred_at.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         data: payload,
     };
-    // A struct of strings and a JSON value always serializes.
+    // A struct of strings and a JSON text always serializes.
     serde_json::to_vec(&envelope).unwrap_or_default()
 }
 
@@ -41,7 +43,13 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-11-29T10:15:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let body = envelope_body(id, "order.created", at, &serde_json::json!({ "n": 1 }));
+        let stored = RawValue::from_string(r#"{"n": 1, "s": "\u00e9"}"#.to_owned()).unwrap();
+        let body = envelope_body(id, "order.created", at, &stored);
+        let text = String::from_utf8(body.clone()).unwrap();
+        assert!(
+            text.ends_with(r#","data":{"n": 1, "s": "\u00e9"}}"#),
+            "{text}"
+        );
         let parsed: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             parsed,
@@ -49,7 +57,7 @@ mod tests {
                 "id": id.to_string(),
                 "type": "order.created",
                 "timestamp": "2026-11-29T10:15:00Z",
-                "data": { "n": 1 },
+                "data": { "n": 1, "s": "é" },
             })
         );
     }
