@@ -17,6 +17,7 @@
 #                                    # (as production runs) instead of the distribution's
 #   BENCH_PG_SETTINGS="max_wal_size=8GB checkpoint_timeout=15min" scripts/bench.sh fanout
 #                                    # the private cluster with these settings (-c each)
+#   BENCH_PAYLOAD_BYTES=1024 scripts/bench.sh fanout   # payloads of about 1 KiB, not {"seq": n}
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -219,6 +220,8 @@ run() {
   pg_before=$(cpu_seconds postgres "$(postgres_pids)")
   nats_before=$(cpu_seconds nats-server "$nats_pid")
   read -ra wal_before < <(wal_counters)
+  [ "$1" = ceiling ] || [ -z "${BENCH_PAYLOAD_BYTES:-}" ] ||
+    set -- "$@" --payload-bytes "$BENCH_PAYLOAD_BYTES"
   "$bin/herald-loadgen" "$@" --api "http://$HERALD_API_ADDR" --admin-token "$HERALD_ADMIN_TOKEN" \
     --duration "$duration" --pids "$pids" --scenario "$name" \
     --out "$results/$name$label-$(date -u +%Y%m%dT%H%M%SZ).json"

@@ -26,6 +26,7 @@ A load run writes <stem>-throughput.svg, <stem>-latency.svg and <stem>-histogram
   --webhooks N            webhooks on the built-in receiver       [100]
   --fanout K              webhooks each event matches (divides --webhooks)   [1]
   --receiver-delay D      how long the receiver waits before its 200   [0ms]
+  --payload-bytes N       pad each payload with order items to about N bytes; 0: only the sequence number   [0]
   --target URL            send webhooks here instead of the built-in receiver (no arrivals measured)
   --drain D               wait this long for outstanding deliveries after sending   [30s]
   --out FILE              JSON result                             [loadgen-result.json]
@@ -81,6 +82,8 @@ pub struct Config {
     pub webhooks: usize,
     pub fanout: usize,
     pub receiver_delay: Duration,
+    /// Each payload's size, about: order items are added up to it (0: just the sequence).
+    pub payload_bytes: usize,
     pub target: Option<String>,
     pub drain: Duration,
     pub out: String,
@@ -107,6 +110,7 @@ impl Config {
             webhooks: 100,
             fanout: 1,
             receiver_delay: Duration::ZERO,
+            payload_bytes: 0,
             target: None,
             drain: Duration::from_secs(30),
             out: "loadgen-result.json".into(),
@@ -137,6 +141,7 @@ impl Config {
                 "--receiver-delay" => {
                     config.receiver_delay = duration(&value).with_context(what)?
                 }
+                "--payload-bytes" => config.payload_bytes = value.parse().with_context(what)?,
                 "--target" => config.target = Some(value),
                 "--drain" => config.drain = duration(&value).with_context(what)?,
                 "--out" => config.out = value,

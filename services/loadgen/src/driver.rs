@@ -44,14 +44,45 @@ struct Sender {
     url: String,
     auth: String,
     types: Vec<String>,
+    /// `,"items":[...]`, the same for every event, or empty.
+    filler: String,
     log: Mutex<Vec<Sent>>,
+}
+
+/// Order items, as JSON text after a leading comma, that bring a `{"seq": n}` payload to about
+/// `bytes`: a payload shaped like a real event (objects, strings, numbers), not one long string.
+fn filler(bytes: usize) -> String {
+    let seq_alone = r#"{"seq":18446744073709551615}"#.len();
+    if bytes <= seq_alone {
+        return String::new();
+    }
+    let mut items = String::from(r#","items":["#);
+    for n in 1usize.. {
+        if n > 1 {
+            items.push(',');
+        }
+        items += &format!(
+            r#"{{"sku":"SKU-{n:06}","name":"Item number {n}","quantity":{},"unit_price":{},"currency":"EUR"}}"#,
+            n % 5 + 1,
+            999 + n * 100
+        );
+        if seq_alone + items.len() + 1 >= bytes {
+            break;
+        }
+    }
+    items.push(']');
+    items
 }
 
 impl Sender {
     async fn send(&self, seq: u64, due: Instant) {
         let started = Instant::now();
         let event_type = &self.types[seq as usize % self.types.len()];
-        let body = json!({ "type": event_type, "payload": { "seq": seq } }).to_string();
+        let body = format!(
+            r#"{{"type":{},"payload":{{"seq":{seq}{}}}}}"#,
+            json!(event_type),
+            self.filler
+        );
         let answer = self
             .client
             .post(&self.url)
@@ -104,6 +135,7 @@ pub async fn drive(
         url: format!("{}/events", config.api),
         auth: format!("Bearer {}", setup.api_key),
         types: setup.event_types.clone(),
+        filler: filler(config.payload_bytes),
         log: Mutex::new(Vec::new()),
     });
     let end = start + config.duration;
@@ -146,4 +178,29 @@ pub async fn drive(
     // Every permit back means every request has its answer.
     let _ = in_flight.acquire_many(config.concurrency as u32).await;
     std::mem::take(&mut *sender.log.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filler_brings_a_payload_to_about_the_size_asked() {
+        assert_eq!(filler(0), "");
+        for bytes in [100, 1024, 16 * 1024] {
+            let payload = format!(r#"{{"seq":7{}}}"#, filler(bytes));
+            let parsed: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            assert_eq!(parsed["seq"], 7);
+            assert!(
+                parsed["items"]
+                    .as_array()
+                    .is_some_and(|items| !items.is_empty())
+            );
+            assert!(
+                payload.len() >= bytes - 40 && payload.len() <= bytes + 120,
+                "{}",
+                payload.len()
+            );
+        }
+    }
 }

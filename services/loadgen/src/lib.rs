@@ -134,6 +134,7 @@ fn build(
             "webhooks": config.webhooks,
             "fanout": config.fanout,
             "receiver_delay_ms": config.receiver_delay.as_secs_f64() * 1e3,
+            "payload_bytes": config.payload_bytes,
             "drain_s": config.drain.as_secs_f64(),
             "target": config.target,
         }),
