@@ -3,8 +3,7 @@
 use herald_loadgen::config::{Command, USAGE};
 
 /// mimalloc instead of the C library's allocator: the load generator shares the machine with
-/// the stack it measures, and takes less CPU from it this way (docs/perf/README.md,
-/// fifteenth round).
+/// the stack it measures, and takes less CPU from it this way (docs/perf/rounds/15.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
