@@ -12,6 +12,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use herald_domain::DeliveryId;
 use herald_runtime::group_commit::{BatchResult, GroupCommit, Linger, Sizing, SubmitError};
+use serde_json::value::RawValue;
+use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -21,7 +23,8 @@ pub struct PendingEvent {
     pub id: Uuid,
     pub tenant: Uuid,
     pub event_type: String,
-    pub payload: serde_json::Value,
+    /// The payload's JSON text, stored as it came (see `PayloadText`).
+    pub payload: Box<RawValue>,
     pub occurred_at: DateTime<Utc>,
     pub traceparent: Option<String>,
     /// The request body's size, for the batch's byte budget.
@@ -118,7 +121,7 @@ async fn write_chunk(
             .map(|e| e.event_type.as_str())
             .collect::<Vec<_>>(),
     )
-    .bind(events.iter().map(|e| &e.payload).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| Json(&*e.payload)).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.occurred_at).collect::<Vec<_>>())
     .bind(
         events
@@ -243,7 +246,7 @@ mod tests {
                 id: Uuid::nil(),
                 tenant: Uuid::nil(),
                 event_type: "t".into(),
-                payload: serde_json::json!({}),
+                payload: RawValue::from_string("{}".into()).unwrap(),
                 occurred_at: Utc::now(),
                 traceparent: None,
                 size,

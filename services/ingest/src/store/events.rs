@@ -16,7 +16,7 @@ pub struct NewEvent<'a> {
     pub id: Uuid,
     pub tenant: Uuid,
     pub event_type: &'a str,
-    pub payload: &'a serde_json::Value,
+    pub payload: &'a serde_json::value::RawValue,
     pub occurred_at: DateTime<Utc>,
     pub idempotency_key: Option<&'a str>,
     /// The emitting request's trace context.
@@ -34,7 +34,7 @@ pub async fn insert(conn: &mut PgConnection, new: NewEvent<'_>) -> anyhow::Resul
     .bind(new.id)
     .bind(new.tenant)
     .bind(new.event_type)
-    .bind(new.payload)
+    .bind(sqlx::types::Json(new.payload))
     .bind(new.occurred_at)
     .bind(new.idempotency_key)
     .bind(new.traceparent)

@@ -52,7 +52,7 @@ impl EventsApi {
             return Ok(());
         };
         let errors: Vec<String> = validator
-            .iter_errors(&input.payload)
+            .iter_errors(&input.payload.to_value())
             .take(MAX_SCHEMA_ERRORS)
             .map(|e| format!("payload{}: {e}", e.instance_path()))
             .collect();

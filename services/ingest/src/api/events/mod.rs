@@ -21,6 +21,7 @@ use herald_runtime::trace_context::traceparent;
 
 mod checks;
 mod model;
+mod payload_text;
 mod storing;
 mod test_event;
 
@@ -101,9 +102,16 @@ impl EventsApi {
         Self::check_quotas(&state, &auth.0, &limits).await?;
         state.backpressure.admit(&auth.0.name)?;
         let key = idempotency_key.0.map(check_idempotency_key).transpose()?;
+        // The payload was kept as text, so its nesting is checked here.
+        if let Err(error) = body.value.payload.check_depth() {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                format!("malformed JSON in payload: {error}"),
+            ));
+        }
         // A NUL can only arrive escaped; the walk runs only when the escape is there.
         if body.raw.windows(6).any(|w| w == b"\\u0000")
-            && let Some(path) = nul_character(&body.value.payload, "payload")
+            && let Some(path) = nul_character(&body.value.payload.to_value(), "payload")
         {
             return Err(ApiError::bad_request(
                 "invalid_payload",

@@ -7,6 +7,7 @@ use poem_openapi::types::Example;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::payload_text::PayloadText;
 use crate::answer::rfc3339;
 use crate::api::deliveries::DeliveryOut;
 use crate::store::events::EventRow;
@@ -22,7 +23,7 @@ pub struct EventIn {
     /// When the event happened (RFC 3339); defaults to the time Herald accepts it.
     pub timestamp: Option<DateTime<Utc>>,
     /// A JSON object: the `data` receivers get.
-    pub payload: serde_json::Value,
+    pub payload: PayloadText,
 }
 
 impl Example for EventIn {
@@ -30,7 +31,9 @@ impl Example for EventIn {
         Self {
             event_type: "order.created".into(),
             timestamp: DateTime::from_timestamp(1_790_000_000, 0),
-            payload: json!({ "order_id": "ord_1042", "amount": 4999, "currency": "EUR" }),
+            payload: PayloadText::from_value(
+                &json!({ "order_id": "ord_1042", "amount": 4999, "currency": "EUR" }),
+            ),
         }
     }
 }
@@ -96,7 +99,7 @@ impl Example for EventOut {
             id: "evt_0193a1b2c3d47e8f9a0b1c2d3e4f5a6c".into(),
             event_type: "order.created".into(),
             timestamp: at,
-            payload: EventIn::example().payload,
+            payload: EventIn::example().payload.to_value(),
             created_at: at,
         }
     }

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
 
+use super::payload_text::PayloadText;
 use super::storing::Audience;
 use super::{EventIn, EventsApi};
 use crate::api::ApiTags;
@@ -152,7 +153,7 @@ async fn test_event(state: &AppState, tenant: Uuid, input: TestEventIn) -> ApiRe
         return Ok(EventIn {
             event_type: TEST_EVENT_TYPE.to_owned(),
             timestamp: None,
-            payload,
+            payload: PayloadText::from_value(&payload),
         });
     };
     let payload = match input.payload {
@@ -166,7 +167,7 @@ async fn test_event(state: &AppState, tenant: Uuid, input: TestEventIn) -> ApiRe
     let input = EventIn {
         event_type,
         timestamp: None,
-        payload,
+        payload: PayloadText::from_value(&payload),
     };
     EventsApi::check_type_and_payload(state, tenant, &input).await?;
     Ok(input)
