@@ -125,7 +125,7 @@ async fn malformed_bodies_are_client_errors(pool: PgPool) {
     let key = app.tenant("acme").await;
     app.event_type(&key, "order.created").await;
     let json = "application/json";
-    let cases: [(&str, &[u8], u16, &str); 9] = [
+    let cases: [(&str, &[u8], u16, &str); 11] = [
         (json, b"{\"type\": \"order.created\", ", 400, "invalid_json"),
         (json, b"", 400, "invalid_json"),
         (json, b"{\"payload\": {}}", 400, "invalid_request"),
@@ -159,6 +159,20 @@ async fn malformed_bodies_are_client_errors(pool: PgPool) {
             b"{\"type\": \"order.created\", \"payload\": {\"k\\u0000\": 1}}",
             400,
             "invalid_payload",
+        ),
+        // Read as text, then refused as a tree would have been: a lone surrogate (which
+        // PostgreSQL refuses too) and a number out of a double's range.
+        (
+            json,
+            b"{\"type\": \"order.created\", \"payload\": {\"a\": \"\\ud800\"}}",
+            400,
+            "invalid_json",
+        ),
+        (
+            json,
+            b"{\"type\": \"order.created\", \"payload\": {\"a\": 1e400}}",
+            400,
+            "invalid_json",
         ),
         (
             "text/plain",

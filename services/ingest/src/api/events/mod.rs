@@ -102,8 +102,8 @@ impl EventsApi {
         Self::check_quotas(&state, &auth.0, &limits).await?;
         state.backpressure.admit(&auth.0.name)?;
         let key = idempotency_key.0.map(check_idempotency_key).transpose()?;
-        // The payload was kept as text, so its nesting is checked here.
-        if let Err(error) = body.value.payload.check_depth() {
+        // The payload was kept as text: what a tree could not be made of is refused here.
+        if let Err(error) = body.value.payload.check_readable() {
             return Err(ApiError::bad_request(
                 "invalid_json",
                 format!("malformed JSON in payload: {error}"),

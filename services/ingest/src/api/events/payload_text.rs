@@ -1,8 +1,10 @@
 //! An event's payload kept as the JSON text the request carried. Reading it into a
 //! `serde_json::Value` tree (a map, a string or a number per element, each tracked for
-//! error paths) took about 112,000 instructions for 1 KiB; as text it is checked once by the
-//! parser and copied once. It becomes a tree only where one is needed: for a type with a
-//! schema, and to find an escaped NUL. OpenAPI describes it as any JSON, as it did `Value`.
+//! error paths) took about 112,000 instructions for 1 KiB (docs/perf/rounds/16.md); as text
+//! it is checked by the parser, scanned once and copied once. It becomes a tree only where
+//! one is needed: for a type with a schema, to find an escaped NUL, and to check what the
+//! parser lets through as text but a tree (or PostgreSQL) refuses (`check_readable`).
+//! OpenAPI describes it as any JSON, as it did `Value`.
 
 use std::borrow::Cow;
 
@@ -27,16 +29,23 @@ impl PayloadText {
         &self.0
     }
 
-    /// Refuses what a tree could not be made of: arrays and objects nested as deep as
-    /// serde_json's limit (128 levels), which every later reader of the stored payload has.
-    pub fn check_depth(&self) -> Result<(), String> {
-        match nesting(self.0.get()) {
-            depth if depth < MAX_NESTING => Ok(()),
-            _ => Err(format!(
+    /// Refuses what could not be read back as a tree, with the parser's own message, as when
+    /// every payload was read as one: arrays and objects nested as deep as serde_json's limit
+    /// (every later reader of the stored payload has it), and, parsed in full, any payload
+    /// with a `\u` escape (a lone surrogate, which PostgreSQL refuses) or a number with an
+    /// exponent or hundreds of digits (out of range as a double).
+    pub fn check_readable(&self) -> Result<(), String> {
+        let scan = scan(self.0.get());
+        if scan.deepest >= MAX_NESTING {
+            return Err(format!(
                 "arrays and objects may nest at most {} deep",
                 MAX_NESTING - 1
-            )),
+            ));
         }
+        if scan.needs_parse {
+            serde_json::from_str::<Value>(self.0.get()).map_err(|error| error.to_string())?;
+        }
+        Ok(())
     }
 
     pub fn is_object(&self) -> bool {
@@ -52,14 +61,30 @@ impl PayloadText {
 /// serde_json refuses a document whose arrays and objects nest this deep.
 const MAX_NESTING: usize = 128;
 
-/// How deep arrays and objects nest in valid JSON text; strings are skipped whole. Byte by
+/// Digits in a row past which a number may be out of a double's range (about 1.8e308).
+const LONG_NUMBER: usize = 300;
+
+/// What a pass over valid JSON text found.
+#[derive(Debug, PartialEq)]
+struct Scan {
+    /// How deep arrays and objects nest.
+    deepest: usize,
+    /// Whether the text holds a `\u` escape or a number a double may not hold.
+    needs_parse: bool,
+}
+
+/// One pass over valid JSON text; strings are skipped whole but for their escapes. Byte by
 /// byte is safe in UTF-8: no byte of a multi-byte character is ASCII.
-fn nesting(json: &str) -> usize {
-    let (mut depth, mut deepest) = (0usize, 0usize);
-    let (mut in_string, mut escaped) = (false, false);
+fn scan(json: &str) -> Scan {
+    let (mut depth, mut deepest, mut digits) = (0usize, 0usize, 0usize);
+    let (mut in_string, mut escaped, mut needs_parse) = (false, false, false);
     for &byte in json.as_bytes() {
         if in_string {
             match byte {
+                b'u' if escaped => {
+                    needs_parse = true;
+                    escaped = false;
+                }
                 _ if escaped => escaped = false,
                 b'\\' => escaped = true,
                 b'"' => in_string = false,
@@ -68,6 +93,12 @@ fn nesting(json: &str) -> usize {
             continue;
         }
         match byte {
+            b'0'..=b'9' => {
+                digits += 1;
+                needs_parse |= digits > LONG_NUMBER;
+                continue;
+            }
+            b'e' | b'E' if digits > 0 => needs_parse = true,
             b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
@@ -76,8 +107,12 @@ fn nesting(json: &str) -> usize {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        digits = 0;
     }
-    deepest
+    Scan {
+        deepest,
+        needs_parse,
+    }
 }
 
 impl Type for PayloadText {
@@ -142,14 +177,30 @@ mod tests {
         let tree = json!({ "b": [1, 2.5, "x\u{0}"], "a": null });
         assert_eq!(carried.payload.to_value(), tree);
         assert_eq!(PayloadText::from_value(&tree).to_value(), tree);
-        carried.payload.check_depth().unwrap();
-        assert_eq!(nesting(r#"{"a": [1, {"b": "[[[{{"}], "c": "\\\"]"}"#), 3);
+        carried.payload.check_readable().unwrap();
+        let found = |text: &str| scan(text);
+        assert_eq!(
+            found(r#"{"a": [1, {"b": "[[[{{\\u0000"}], "c": "\\\"]", "d": true}"#),
+            Scan {
+                deepest: 3,
+                needs_parse: false
+            }
+        );
+        assert!(found(r#"{"a": "\ud800"}"#).needs_parse);
+        assert!(found(r#"{"a": 1.5e3}"#).needs_parse);
+        assert!(found(&format!(r#"{{"a": {}}}"#, "9".repeat(301))).needs_parse);
+        assert!(!found(&format!(r#"{{"a": {}, "b": 1}}"#, "9".repeat(300))).needs_parse);
         let mut deep = json!(1);
         for levels in 1..=130 {
             deep = json!([deep]);
             let text = PayloadText::from_value(&deep);
             let parses = serde_json::from_str::<Value>(text.raw().get()).is_ok();
-            assert_eq!(text.check_depth().is_ok(), parses, "{levels} levels");
+            assert_eq!(text.check_readable().is_ok(), parses, "{levels} levels");
+        }
+        for unreadable in [r#"{"a": "\udc00"}"#, r#"{"a": 1e400}"#, r#"{"a": -1E+309}"#] {
+            let text: Carrier =
+                crate::body::parse(format!(r#"{{"payload": {unreadable}}}"#).as_bytes()).unwrap();
+            assert!(text.payload.check_readable().is_err(), "{unreadable}");
         }
         let list: Carrier = serde_json::from_str(r#"{"payload": [1]}"#).unwrap();
         assert!(!list.payload.is_object());
