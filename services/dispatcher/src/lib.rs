@@ -14,9 +14,10 @@ pub mod claim_batch;
 pub mod dead_letters;
 #[cfg(test)]
 mod hot_updates;
+mod http_client;
 mod load;
 pub mod metrics;
-mod parsed_urls;
+pub mod parsed_urls;
 pub mod puller;
 pub mod record_batch;
 pub mod request;

@@ -3,9 +3,36 @@
 //! a fan-out profile, where a handful of URLs were parsed thousands of times a second.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use http::Uri;
 use url::Url;
+
+/// A webhook URL in both forms an attempt needs: `url` for the policy and the span, `uri`
+/// (from `url`'s normalized text) for the request.
+#[derive(Debug, PartialEq)]
+pub struct Target {
+    pub url: Url,
+    pub uri: Uri,
+}
+
+impl Target {
+    /// Why `text` is no target (`None`: it is one).
+    pub fn invalid(text: &str) -> Option<String> {
+        match Url::parse(text) {
+            Err(error) => Some(format!("invalid URL: {error}")),
+            Ok(url) => Uri::try_from(url.as_str())
+                .err()
+                .map(|error| format!("invalid URL: {error}")),
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let url = Url::parse(text).ok()?;
+        let uri = Uri::try_from(url.as_str()).ok()?;
+        Some(Self { url, uri })
+    }
+}
 
 /// URLs kept at most; past it the cache starts over (a process serving more webhooks than
 /// this parses some URLs again, no worse than without it).
@@ -13,12 +40,12 @@ const CAPACITY: usize = 4096;
 
 #[derive(Default)]
 pub struct ParsedUrls {
-    parsed: Mutex<HashMap<String, Url>>,
+    parsed: Mutex<HashMap<String, Arc<Target>>>,
 }
 
 impl ParsedUrls {
-    /// `url` parsed; `None` when it does not parse (never cached: reqwest reports why).
-    pub fn parse(&self, url: &str) -> Option<Url> {
+    /// `url` parsed; `None` when it does not parse (never cached: `Target::invalid` says why).
+    pub fn parse(&self, url: &str) -> Option<Arc<Target>> {
         let mut parsed = self
             .parsed
             .lock()
@@ -26,7 +53,7 @@ impl ParsedUrls {
         if let Some(known) = parsed.get(url) {
             return Some(known.clone());
         }
-        let new = Url::parse(url).ok()?;
+        let new = Arc::new(Target::parse(url)?);
         if parsed.len() >= CAPACITY {
             parsed.clear();
         }
@@ -45,7 +72,9 @@ mod tests {
         let first = urls.parse("https://example.com:8443/hooks?x=1").unwrap();
         let again = urls.parse("https://example.com:8443/hooks?x=1").unwrap();
         assert_eq!(first, again);
-        assert_eq!(again.port(), Some(8443));
+        assert_eq!(again.url.port(), Some(8443));
+        assert_eq!(again.uri.port_u16(), Some(8443));
+        assert_eq!(again.uri.path_and_query().unwrap(), "/hooks?x=1");
         assert_eq!(urls.parsed.lock().unwrap().len(), 1);
     }
 
@@ -53,6 +82,12 @@ mod tests {
     fn an_unparsable_url_is_not_kept() {
         let urls = ParsedUrls::default();
         assert!(urls.parse("http://[::1").is_none());
+        assert!(
+            Target::invalid("http://[::1")
+                .unwrap()
+                .starts_with("invalid URL: ")
+        );
+        assert_eq!(Target::invalid("https://example.com/a b"), None);
         assert!(urls.parsed.lock().unwrap().is_empty());
     }
 
@@ -64,7 +99,7 @@ mod tests {
         }
         assert_eq!(urls.parsed.lock().unwrap().len(), CAPACITY);
         let newest = urls.parse("https://example.com/newest").unwrap();
-        assert_eq!(newest.path(), "/newest");
+        assert_eq!(newest.url.path(), "/newest");
         assert_eq!(urls.parsed.lock().unwrap().len(), 1);
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use herald_domain::signing::{hex_signature, standard_signature_header};
 use herald_domain::{DeliveryId, WebhookSecret};
-use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use crate::store::StoredSecret;
 
@@ -31,8 +31,8 @@ pub struct Signed<'a> {
 pub fn headers(signed: &Signed<'_>) -> HeaderMap {
     let id = signed.delivery.to_string();
     let timestamp = signed.timestamp.to_string();
-    // Room for every header below, so the map never grows.
-    let mut headers = HeaderMap::with_capacity(10);
+    // Room for every header below and the sender's user agent, so the map never grows.
+    let mut headers = HeaderMap::with_capacity(11);
     let mut set = |name: &'static str, value: String| {
         // Every value here is ASCII we built; one that is not is left out, never a panic.
         // From the `String` itself, which the value keeps without a copy.

@@ -1,27 +1,31 @@
-//! Sending one attempt: a pooled HTTP client that never follows redirects, never retries on
-//! its own, goes through no proxy, enforces the delivery timeout, reads at most a KiB of the
-//! answer, and holds every attempt to the SSRF policy again (defence in depth beside the
-//! check at registration): the port, an IP-literal host (hyper never asks the resolver about
-//! those), and every resolution of a name. The connector connects only to the addresses the
-//! policy resolver returned, so a name cannot answer one address to the check and another to
-//! the connection (DNS rebinding).
+//! Sending one attempt: through the pooled client of `http_client` (no redirects, no retries
+//! of its own, no proxy), within the delivery timeout, reading at most a KiB of the answer,
+//! and holding every attempt to the SSRF policy again (defence in depth beside the check at
+//! registration): the port and an IP-literal host here (hyper never asks the resolver about
+//! those), every resolution of a name in the client's resolver.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use bytes::Bytes;
 use chrono::Utc;
 use herald_domain::AddressPolicy;
 use herald_domain::classify::{AttemptResult, parse_retry_after};
-use herald_runtime::resolve::{Lookup, ResolveError, permitted_addresses};
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::header::HeaderMap;
+use herald_runtime::resolve::{Lookup, ResolveError};
+use http::header::{HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use tokio::time::timeout_at;
 
-use crate::parsed_urls::ParsedUrls;
+use crate::http_client::{self, Client};
+use crate::parsed_urls::{ParsedUrls, Target};
 
 /// How much of a receiver's answer is kept with the attempt.
 pub const RESPONSE_EXCERPT: usize = 1024;
+
+const AGENT: &str = concat!("Herald-Webhooks/", env!("CARGO_PKG_VERSION"));
 
 #[derive(Debug)]
 pub struct AttemptReport {
@@ -41,7 +45,8 @@ impl AttemptReport {
 
 #[derive(Clone)]
 pub struct Sender {
-    client: reqwest::Client,
+    client: Client,
+    timeout: Duration,
     policy: Arc<AddressPolicy>,
     urls: Arc<ParsedUrls>,
 }
@@ -57,23 +62,9 @@ impl Sender {
         lookup: Arc<dyn Lookup>,
         concurrency: usize,
     ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("Herald-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .retry(reqwest::retry::never())
-            .no_proxy()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(concurrency)
-            .dns_resolver(Arc::new(PolicyResolver {
-                policy: policy.clone(),
-                lookup,
-            }))
-            .build()
-            .context("building the HTTP client")?;
         Ok(Self {
-            client,
+            client: http_client::build(timeout, policy.clone(), lookup, concurrency)?,
+            timeout,
             policy,
             urls: Arc::default(),
         })
@@ -81,68 +72,72 @@ impl Sender {
 
     /// POSTs `body` to `url` with `headers`; never fails, every outcome is a report.
     pub async fn send(&self, url: &str, headers: HeaderMap, body: Vec<u8>) -> AttemptReport {
-        self.send_parsed(url, self.parse_url(url), headers, body)
-            .await
+        let target = self.parse_url(url);
+        self.send_to(url, target.as_deref(), headers, body).await
     }
 
     /// `url` parsed (from the cache of webhook URLs); `None` when it does not parse.
-    pub fn parse_url(&self, url: &str) -> Option<url::Url> {
+    pub fn parse_url(&self, url: &str) -> Option<Arc<Target>> {
         self.urls.parse(url)
     }
 
     /// `send`, with `url` already parsed by `parse_url`: once, for the policy and for the
-    /// request. An unparsable URL goes to reqwest as given, which reports why.
-    pub async fn send_parsed(
+    /// request. An unparsable URL fails the attempt with the reason.
+    pub async fn send_to(
         &self,
         url: &str,
-        parsed: Option<url::Url>,
+        target: Option<&Target>,
         headers: HeaderMap,
         body: Vec<u8>,
     ) -> AttemptReport {
         let started = Instant::now();
-        if let Some(refused) = parsed.as_ref().and_then(|url| self.refuse_by_policy(url)) {
-            return AttemptReport {
-                result: refused,
-                duration: started.elapsed(),
-                response_excerpt: None,
-            };
-        }
-        let request = match parsed {
-            Some(parsed) => self.client.post(parsed),
-            None => self.client.post(url),
-        };
-        // The map goes in whole: `RequestBuilder::headers` would insert each header anew.
-        let sent = match request.body(body).build() {
-            Ok(mut request) => {
-                *request.headers_mut() = headers;
-                self.client.execute(request).await
+        let (result, response_excerpt) = match target {
+            None => {
+                let why = Target::invalid(url).unwrap_or_else(|| "invalid URL".to_owned());
+                (AttemptResult::Connection(why), None)
             }
-            Err(error) => Err(error),
-        };
-        let (result, response_excerpt) = match sent {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| parse_retry_after(v, Utc::now()));
-                let excerpt = read_excerpt(response).await;
-                (
-                    AttemptResult::Response {
-                        status,
-                        retry_after,
-                    },
-                    excerpt,
-                )
-            }
-            Err(error) => (failure(&error), None),
+            Some(target) => match self.refuse_by_policy(&target.url) {
+                Some(refused) => (refused, None),
+                None => self.exchange(target.uri.clone(), headers, body).await,
+            },
         };
         AttemptReport {
             result,
             duration: started.elapsed(),
             response_excerpt,
         }
+    }
+
+    /// The POST and the start of its answer, all within the delivery timeout.
+    async fn exchange(
+        &self,
+        uri: Uri,
+        mut headers: HeaderMap,
+        body: Vec<u8>,
+    ) -> (AttemptResult, Option<String>) {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        headers.insert(USER_AGENT, HeaderValue::from_static(AGENT));
+        let mut request = Request::new(Full::new(Bytes::from(body)));
+        *request.method_mut() = Method::POST;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        let response = match timeout_at(deadline, self.client.request(request)).await {
+            Err(_elapsed) => return (AttemptResult::Timeout, None),
+            Ok(Err(error)) => return (failure(&error), None),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, Utc::now()));
+        let excerpt = read_excerpt(response.into_body(), deadline).await;
+        let result = AttemptResult::Response {
+            status,
+            retry_after,
+        };
+        (result, excerpt)
     }
 
     /// What can be judged before connecting: the port, internal host names, and IP-literal
@@ -168,64 +163,49 @@ impl Sender {
     }
 }
 
-/// The first KiB of the body, read without waiting for (or buffering) the rest.
-async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
+/// The first KiB of the body, read without waiting for (or buffering) the rest, and not past
+/// the deadline. A short answer read to its end leaves the connection free for the next
+/// attempt; one cut off closes it.
+async fn read_excerpt(mut body: Incoming, deadline: tokio::time::Instant) -> Option<String> {
     let mut kept = Vec::new();
     while kept.len() < RESPONSE_EXCERPT {
-        match response.chunk().await {
-            Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
-            Ok(None) | Err(_) => break,
+        match timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    kept.extend_from_slice(data);
+                }
+            }
+            Ok(None | Some(Err(_))) | Err(_) => break,
         }
     }
     kept.truncate(RESPONSE_EXCERPT);
     (!kept.is_empty()).then(|| String::from_utf8_lossy(&kept).into_owned())
 }
 
-fn failure(error: &reqwest::Error) -> AttemptResult {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+/// What a failed request amounts to: a refusal or a lookup failure from the resolver, a
+/// connection that took too long to open, or any other connection failure by its innermost
+/// cause.
+fn failure(error: &(dyn std::error::Error + 'static)) -> AttemptResult {
+    let mut source = Some(error);
+    let mut innermost = error;
     while let Some(cause) = source {
         match cause.downcast_ref::<ResolveError>() {
             Some(refused @ ResolveError::Refused { .. }) => {
                 return AttemptResult::Forbidden(refused.to_string());
             }
             Some(dns @ ResolveError::Dns { .. }) => return AttemptResult::Dns(dns.to_string()),
-            None => source = cause.source(),
+            None => {}
         }
-    }
-    if error.is_timeout() {
-        AttemptResult::Timeout
-    } else {
-        AttemptResult::Connection(innermost(error))
-    }
-}
-
-fn innermost(error: &reqwest::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        message = cause.to_string();
+        if cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::TimedOut)
+        {
+            return AttemptResult::Timeout;
+        }
+        innermost = cause;
         source = cause.source();
     }
-    message
-}
-
-/// Resolves through the lookup, then drops every address the policy forbids. What it returns
-/// is all the connector ever sees: there is no second lookup.
-struct PolicyResolver {
-    policy: Arc<AddressPolicy>,
-    lookup: Arc<dyn Lookup>,
-}
-
-impl Resolve for PolicyResolver {
-    fn resolve(&self, name: Name) -> Resolving {
-        let (policy, lookup) = (self.policy.clone(), self.lookup.clone());
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let permitted = permitted_addresses(lookup.as_ref(), &policy, &host).await?;
-            let addrs = permitted.into_iter().map(|ip| SocketAddr::new(ip, 0));
-            Ok(Box::new(addrs) as Addrs)
-        })
-    }
+    AttemptResult::Connection(innermost.to_string())
 }
 
 #[cfg(test)]
@@ -316,6 +296,59 @@ mod tests {
         }
         // The first wave opened one connection per attempt; the later waves reused them all.
         assert_eq!(accepted.load(Ordering::SeqCst), CONCURRENCY);
+    }
+
+    /// A TLS receiver on loopback whose certificate (for 127.0.0.1) is self-signed, trusted
+    /// by nobody; counts the requests that got through a handshake.
+    async fn untrusted_tls_receiver() -> (String, Arc<AtomicUsize>) {
+        use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+        use tokio::io::AsyncReadExt;
+        let issued = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+        let key =
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.signing_key.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![issued.cert.der().clone()], key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}/", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let counter = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (acceptor, counter) = (acceptor.clone(), counter.clone());
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let mut first = [0; 1];
+                    if tls.read(&mut first).await.unwrap_or(0) > 0 {
+                        counter.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        (url, requests)
+    }
+
+    #[tokio::test]
+    async fn a_receiver_whose_certificate_is_not_trusted_gets_nothing() {
+        let policy = AddressPolicy::allowing(vec!["127.0.0.0/8".parse().unwrap()]);
+        let (url, requests) = untrusted_tls_receiver().await;
+        let report = sender(policy)
+            .send(&url, HeaderMap::new(), b"{}".to_vec())
+            .await;
+        match &report.result {
+            AttemptResult::Connection(why) => {
+                assert_eq!(why, "invalid peer certificate: UnknownIssuer")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(requests.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

@@ -229,8 +229,8 @@ impl Worker {
             &claimed.payload.0,
         );
         let secrets = active_secrets(&claimed.secrets.0, now);
-        let url = self.sender.parse_url(&claimed.url);
-        let span = spans::post(url.as_ref());
+        let target = self.sender.parse_url(&claimed.url);
+        let span = spans::post(target.as_ref().map(|target| &target.url));
         let headers = headers(&Signed {
             delivery: DeliveryId::from_uuid(job.delivery_id),
             event_type: &claimed.event_type,
@@ -242,7 +242,7 @@ impl Worker {
         });
         let report = self
             .sender
-            .send_parsed(&claimed.url, url, headers, body)
+            .send_to(&claimed.url, target.as_deref(), headers, body)
             .instrument(span.clone())
             .await;
         let verdict = classify(&report.result);

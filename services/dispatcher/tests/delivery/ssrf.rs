@@ -11,7 +11,7 @@ use herald_domain::classify::AttemptResult;
 use herald_domain::{AddressPolicy, WebhookId};
 use herald_test_support::stack::Stack;
 use herald_test_support::{Receiver, Reply, ScriptedDns};
-use reqwest::header::HeaderMap;
+use http::header::HeaderMap;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
