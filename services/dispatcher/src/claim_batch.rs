@@ -111,16 +111,20 @@ async fn renew(
 
 /// The batch's claim. The `ANY` keeps the plan on the primary key however stale the
 /// statistics are; the claims pool's connections keep generic plans there too (see
-/// `claims_pool`). A first job's claim leaves `published_at` alone: the event outbox tracks
-/// that job, and a changed `published_at` (a column of the outbox index's predicate) would
-/// cost a new row version and an entry in every index instead of a rewrite in place.
+/// `claims_pool`). Each row's generation is looked up by its place in the ids (ids are
+/// unique in a batch, see `claim_all`), not joined from an `unnest` of the arrays: estimating
+/// one claimable row, the planner joined that `unnest` as the inner side of a nested loop and
+/// unnested the arrays again for every delivery, quadratic in the batch. A first job's claim
+/// leaves `published_at` alone: the event outbox tracks that job, and a changed
+/// `published_at` (a column of the outbox index's predicate) would cost a new row version
+/// and an entry in every index instead of a rewrite in place.
 pub(crate) const CLAIM: &str = "WITH claimed AS (
        UPDATE deliveries d SET status = 'processing', updated_at = now(),
               lease_until = now() + make_interval(secs => $3),
               published_at = CASE WHEN d.generation = 0 THEN d.published_at
                                   ELSE coalesce(d.published_at, now()) END
-       FROM unnest($1::uuid[], $2::int[]) AS j (id, generation)
-       WHERE d.id = ANY ($1::uuid[]) AND d.id = j.id AND d.generation = j.generation AND (
+       WHERE d.id = ANY ($1::uuid[])
+         AND d.generation = ($2::int[])[array_position($1::uuid[], d.id)] AND (
              (d.status = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= now()))
           OR (d.status = 'processing' AND d.lease_until < now()))
        RETURNING d.id, d.attempts, d.attempt_base, d.webhook_id, d.event_id, d.tenant_id)
