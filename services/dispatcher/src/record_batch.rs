@@ -109,7 +109,7 @@ async fn write(pool: &PgPool, records: Vec<AttemptRecord>) -> BatchResult<Option
 ///
 /// The `ANY` keeps the plan on the primary key however stale the statistics are (a join on
 /// `unnest` alone may scan the whole table); the records pool's connections keep generic
-/// plans there too (see `records_pool`).
+/// plans there too, and join the batch by hash, never once per row (see `records_pool`).
 pub(crate) const RECORD: &str = "WITH moved AS (
        UPDATE deliveries d SET status = ($8::text[])[j.n], attempts = ($2::int[])[j.n],
          last_status_code = ($5::int[])[j.n], last_error = ($6::text[])[j.n],
