@@ -84,6 +84,7 @@ async fn record_plan(pool: &PgPool) -> String {
             .join(",")
     );
     let (one, zero, null, empty) = (list("1"), list("0"), list("NULL"), list("\"\""));
+    let success = list("success");
     sqlx::query(AssertSqlSafe(format!(
         "PREPARE record (uuid[], int[], float8[], int[], int[], text[], text[], text[],
                          float8[], text[], int[]) AS {RECORD}"
@@ -91,7 +92,6 @@ async fn record_plan(pool: &PgPool) -> String {
     .execute(&mut *tx)
     .await
     .unwrap();
-    let success = list("success");
     let lines: Vec<String> = sqlx::query_scalar(AssertSqlSafe(format!(
         "EXPLAIN (ANALYZE, TIMING OFF) EXECUTE record ({ids}, {one}, {zero}, {one}, {one},
              {null}, {empty}, {success}, {zero}, {null}, {zero})"
