@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use herald_chaos::{Cluster, assert_settled, received_ids};
+use herald_runtime::database::Warm;
 use herald_test_support::pg_cluster::PgCluster;
 use herald_test_support::{Receiver, Reply, eventually};
 
@@ -11,9 +12,10 @@ async fn postgres_restarted_mid_load() {
     let Some(postgres) = PgCluster::start() else {
         return;
     };
-    let pool = herald_runtime::database::connect_and_migrate(&postgres.url("herald"))
-        .await
-        .expect("the drill's database");
+    let pool =
+        herald_runtime::database::connect_and_migrate(&postgres.url("herald"), Warm::default())
+            .await
+            .expect("the drill's database");
     let cluster = Cluster::start(pool, &[], 1).await;
     let key = cluster.tenant("acme").await;
     let receiver = Receiver::always(Reply::Status(200)).await;

@@ -2,6 +2,7 @@
 //! make them, look deliveries up by primary key even while the table is small (see
 //! `INDEX_LOOKUPS`).
 
+use herald_runtime::database::Warm;
 use sqlx::{AssertSqlSafe, PgPool};
 
 use crate::claim_batch::CLAIM;
@@ -131,7 +132,7 @@ async fn a_record_batch_joins_its_rows_by_hash_before_the_table_is_analyzed(pool
 
     // The premise: with sequential scans priced out alone, as before, the batch is read
     // again for every one of its rows.
-    let plan = record_plan(&derived_pool(&pool, &[INDEX_LOOKUPS])).await;
+    let plan = record_plan(&derived_pool(&pool, &[INDEX_LOOKUPS], Warm::default())).await;
     assert!(
         plan.contains("Nested Loop") && plan.contains("loops=150)"),
         "{plan}"

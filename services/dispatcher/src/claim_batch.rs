@@ -12,15 +12,16 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::future::BoxFuture;
 use herald_runtime::group_commit::{BatchResult, GroupCommit, Linger, Sizing};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::store::Claimed;
 
 const QUEUE: usize = 10_000;
 const MAX_BATCH: usize = 500;
-const WRITERS: usize = 2;
+pub(crate) const WRITERS: usize = 2;
 /// Under load (a job every 6 ms or more often), a claim waits this long for others to share
 /// its statement: a delivery starts up to 3 ms later, and PostgreSQL claims several events'
 /// jobs at once instead of about one event's. At a quiet moment a job is claimed at once.
@@ -29,7 +30,7 @@ const LINGER: Duration = Duration::from_millis(3);
 type Job = (Uuid, i32);
 
 #[derive(sqlx::FromRow)]
-struct ClaimedRow {
+pub(crate) struct ClaimedRow {
     id: Uuid,
     #[sqlx(flatten)]
     claimed: Claimed,
@@ -134,6 +135,29 @@ pub(crate) const CLAIM: &str = "WITH claimed AS (
      FROM claimed c JOIN webhooks w ON w.id = c.webhook_id JOIN events e ON e.id = c.event_id
           JOIN tenants t ON t.id = c.tenant_id";
 
+pub(crate) async fn claim_rows(
+    db: impl PgExecutor<'_>,
+    ids: &[Uuid],
+    generations: &[i32],
+    lease: Duration,
+) -> anyhow::Result<Vec<ClaimedRow>> {
+    sqlx::query_as(CLAIM)
+        .bind(ids)
+        .bind(generations)
+        .bind(lease.as_secs_f64())
+        .fetch_all(db)
+        .await
+        .context("claiming a batch of deliveries")
+}
+
+/// The claims pool's warm-up (see `herald_runtime::database::Warm`): an empty claim.
+pub fn warm_up(conn: &mut PgConnection) -> BoxFuture<'_, anyhow::Result<()>> {
+    Box::pin(async move {
+        claim_rows(conn, &[], &[], Duration::ZERO).await?;
+        Ok(())
+    })
+}
+
 /// Claims every job of the batch that is claimable. A delivery named twice is claimed for the
 /// first only: the second finds it taken, as it would a moment later.
 async fn claim_all(pool: &PgPool, lease: Duration, jobs: Vec<Job>) -> BatchResult<Option<Claimed>> {
@@ -145,13 +169,7 @@ async fn claim_all(pool: &PgPool, lease: Duration, jobs: Vec<Job>) -> BatchResul
         .filter(|(_, first)| **first)
         .map(|(job, _)| *job)
         .unzip();
-    let rows: Vec<ClaimedRow> = sqlx::query_as(CLAIM)
-        .bind(&ids)
-        .bind(&generations)
-        .bind(lease.as_secs_f64())
-        .fetch_all(pool)
-        .await
-        .context("claiming a batch of deliveries")?;
+    let rows = claim_rows(pool, &ids, &generations, lease).await?;
     let mut claimed: HashMap<Uuid, Claimed> =
         rows.into_iter().map(|row| (row.id, row.claimed)).collect();
     Ok(jobs

@@ -27,6 +27,8 @@ pub mod spans;
 pub mod store;
 pub mod supervisor;
 pub mod tenant_caps;
+#[cfg(test)]
+mod warm_pools;
 pub mod worker;
 
 use std::net::SocketAddr;
@@ -34,11 +36,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use herald_domain::retry::RetryPolicy;
+use herald_runtime::database::{self, Warm};
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::jetstream::{self, Topology};
 use herald_runtime::outbox::Outbox;
 use herald_runtime::shutdown::ShutdownToken;
-use herald_runtime::{Config, Metrics, database, nats};
+use herald_runtime::{Config, Metrics, nats};
 use sqlx::PgPool;
 use tokio::sync::Semaphore;
 
@@ -65,7 +68,7 @@ pub async fn run(
     health_addr: SocketAddr,
     shutdown: ShutdownToken,
 ) -> anyhow::Result<()> {
-    let pool = database::connect_and_migrate(&config.database_url).await?;
+    let pool = database::connect_and_migrate(&config.database_url, MAIN_POOL).await?;
     let nats = nats::connect_to(config, "dispatcher").await?;
     let mut metrics = Metrics::new();
     let supervisor = supervisor(config, pool.clone(), nats.clone(), metrics.registry_mut())?;
@@ -89,14 +92,22 @@ pub async fn run(
 /// synchronous commit (the attempt's record) makes it durable anyway. Its plans never scan
 /// `deliveries` whole (see `INDEX_LOOKUPS`).
 pub fn claims_pool(pool: &PgPool) -> PgPool {
-    derived_pool(pool, &[("synchronous_commit", "off"), INDEX_LOOKUPS])
+    let warm = Warm {
+        connections: claim_batch::WRITERS,
+        warmup: Some(claim_batch::warm_up),
+    };
+    derived_pool(pool, &[("synchronous_commit", "off"), INDEX_LOOKUPS], warm)
 }
 
 /// A small pool on the same database for attempt records, whose plans never scan
 /// `deliveries` whole (see `INDEX_LOOKUPS`) and join a batch to its rows by hash (see
 /// `HASHED_BATCHES`).
 pub fn records_pool(pool: &PgPool) -> PgPool {
-    derived_pool(pool, &[INDEX_LOOKUPS, HASHED_BATCHES])
+    let warm = Warm {
+        connections: record_batch::WRITERS,
+        warmup: Some(record_batch::warm_up),
+    };
+    derived_pool(pool, &[INDEX_LOOKUPS, HASHED_BATCHES], warm)
 }
 
 /// Claims and attempt records look up a batch of deliveries by primary key. Prepared, such a
@@ -119,16 +130,24 @@ const INDEX_LOOKUPS: (&str, &str) = ("enable_seqscan", "off");
 /// Nothing the pool runs wants a nested loop: its other statements read one row.
 const HASHED_BATCHES: (&str, &str) = ("enable_nestloop", "off");
 
-fn derived_pool(pool: &PgPool, settings: &[(&str, &str)]) -> PgPool {
+/// The main pool's own statements are not on a delivery's path (claims and records have
+/// pools of their own); it keeps two connections open.
+const MAIN_POOL: Warm = Warm {
+    connections: 2,
+    warmup: None,
+};
+
+/// A pool of at most 8 connections with these session settings, `warm` (its connections
+/// opened in the background now).
+fn derived_pool(pool: &PgPool, settings: &[(&str, &str)], warm: Warm) -> PgPool {
     let options = pool
         .connect_options()
         .as_ref()
         .clone()
         .options(settings.iter().copied());
-    sqlx::postgres::PgPoolOptions::new()
-        .max_connections(8)
-        .acquire_timeout(std::time::Duration::from_secs(5))
-        .connect_lazy_with(options)
+    let derived = warm.pool_options(8).connect_lazy_with(options);
+    database::open_in_background(&derived, warm);
+    derived
 }
 
 /// Everything but the connections and the health routes: tests run this in-process.

@@ -8,10 +8,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
+use futures::future::BoxFuture;
 use herald_domain::job::DeadReason;
 use herald_domain::retry::Decision;
 use herald_runtime::group_commit::{BatchResult, GroupCommit, Linger, Sizing};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 use crate::sender::AttemptReport;
@@ -33,7 +34,7 @@ pub struct AttemptRecord {
 
 const QUEUE: usize = 10_000;
 const MAX_BATCH: usize = 500;
-const WRITERS: usize = 2;
+pub(crate) const WRITERS: usize = 2;
 /// A record waits this long for others to share its statement. Nothing a receiver sees waits
 /// for it (the attempt is over, its slots are free); only the job's ack comes later.
 const LINGER: Duration = Duration::from_millis(10);
@@ -134,8 +135,16 @@ pub(crate) const RECORD: &str = "WITH moved AS (
        FROM moved m)
      SELECT id, generation FROM moved";
 
-async fn write_unique<'a>(
-    pool: &PgPool,
+/// The records pool's warm-up (see `herald_runtime::database::Warm`): an empty batch.
+pub fn warm_up(conn: &mut PgConnection) -> BoxFuture<'_, anyhow::Result<()>> {
+    Box::pin(async move {
+        write_unique(conn, std::iter::empty()).await?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn write_unique<'a>(
+    db: impl PgExecutor<'_>,
     records: impl Iterator<Item = &'a AttemptRecord>,
 ) -> anyhow::Result<Vec<Option<i32>>> {
     let records: Vec<&AttemptRecord> = records.collect();
@@ -155,7 +164,7 @@ async fn write_unique<'a>(
         .bind(&columns.retry_in)
         .bind(&columns.dead_reason)
         .bind(&columns.generation)
-        .fetch_all(pool)
+        .fetch_all(db)
         .await
         .context("recording a batch of attempts")?;
     let moved: std::collections::HashMap<Uuid, i32> = rows.into_iter().collect();

@@ -17,10 +17,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::Context as JetStream;
+use herald_runtime::database::{self, Warm};
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::jetstream::{self, Topology};
 use herald_runtime::shutdown::ShutdownToken;
-use herald_runtime::{Config, Metrics, database, nats};
+use herald_runtime::{Config, Metrics, nats};
 use metrics::{DlqMetrics, TenantLabel};
 use sqlx::PgPool;
 
@@ -38,7 +39,7 @@ pub async fn run(
     health_addr: SocketAddr,
     shutdown: ShutdownToken,
 ) -> anyhow::Result<()> {
-    let pool = database::connect_and_migrate(&config.database_url).await?;
+    let pool = database::connect_and_migrate(&config.database_url, Warm::default()).await?;
     let nats = nats::connect_to(config, "dlq").await?;
     let mut metrics = Metrics::new();
     let service =

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use herald_runtime::database::{self, Warm};
 use herald_runtime::health::{self, Dependencies};
 use herald_runtime::http_trace::TraceRequests;
 use herald_runtime::jetstream::{ConsumerSettings, Topology};
 use herald_runtime::metrics::ObserveHttp;
 use herald_runtime::outbox::Outbox;
 use herald_runtime::shutdown::ShutdownToken;
-use herald_runtime::{Config, Metrics, database};
+use herald_runtime::{Config, Metrics};
 use poem::listener::TcpAcceptor;
 use poem::middleware::CatchPanic;
 use poem::{Endpoint, EndpointExt, Route, Server};
@@ -26,7 +27,7 @@ use crate::hardening::{AuthFailures, SecurityHeaders, ThrottleFailedAuth};
 use crate::publisher::Publisher;
 use crate::rate_limit::RateLimiter;
 use crate::state::{AppState, IngestMetrics};
-use crate::store::event_batch::EventWriter;
+use crate::store::event_batch::{self, EventWriter};
 
 /// How long in-flight requests may take to finish after shutdown is requested.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -41,10 +42,17 @@ pub struct Application {
     outbox_backlog: Gauge,
 }
 
+/// Ingest's pool keeps a connection open for each event writer and as many again for the
+/// requests' own reads (keys, quotas, idempotency), each warmed with an empty event batch.
+const POOL: Warm = Warm {
+    connections: 2 * event_batch::WRITERS,
+    warmup: Some(event_batch::warm_up),
+};
+
 impl Application {
     /// Connects to PostgreSQL (creating and migrating the database) and NATS, and binds.
     pub async fn build(config: &Config) -> anyhow::Result<Self> {
-        let pool = database::connect_and_migrate(&config.database_url).await?;
+        let pool = database::connect_and_migrate(&config.database_url, POOL).await?;
         let nats = herald_runtime::nats::connect_to(config, "ingest").await?;
         Self::with_connections(config, pool, nats).await
     }

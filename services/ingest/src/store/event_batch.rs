@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use herald_domain::DeliveryId;
 use herald_runtime::group_commit::{BatchResult, GroupCommit, Linger, Sizing, SubmitError};
 use serde_json::value::RawValue;
@@ -151,6 +152,15 @@ async fn write_chunk(
         .collect())
 }
 
+/// The ingest pool's warm-up (see `herald_runtime::database::Warm`): an empty batch, which
+/// runs the matching and both inserts with nothing to write.
+pub fn warm_up(conn: &mut PgConnection) -> BoxFuture<'_, anyhow::Result<()>> {
+    Box::pin(async move {
+        write_chunk(conn, &[]).await?;
+        Ok(())
+    })
+}
+
 /// The enabled webhooks of each `(tenant, type)` in the batch, by webhook id.
 async fn matching_webhooks<'a>(
     conn: &mut PgConnection,
@@ -189,7 +199,7 @@ async fn matching_webhooks<'a>(
 const MAX_BATCH: usize = 500;
 /// Batch writes in flight at once: while one commits, the next batch forms and a second
 /// writer can already send it.
-const WRITERS: usize = 4;
+pub(crate) const WRITERS: usize = 4;
 /// Under load (an event every 4 ms or more often), a batch waits this long for more events
 /// to share its two statements: a caller waits up to 2 ms longer for its 201, and PostgreSQL
 /// spends a statement on several events instead of one each. At a quiet moment an event is
@@ -252,6 +262,32 @@ mod tests {
                 size,
             })
             .collect()
+    }
+
+    /// The warm-up writes nothing, and leaves the batch's two statements prepared.
+    #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
+    async fn the_warm_up_prepares_the_batch_and_writes_nothing(pool: PgPool) {
+        let mut conn = pool.acquire().await.unwrap();
+        warm_up(&mut conn).await.unwrap();
+        let prepared: Vec<String> = sqlx::query_scalar(
+            "SELECT statement FROM pg_prepared_statements
+             WHERE statement NOT LIKE '%pg_prepared_statements%' ORDER BY prepare_time",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(prepared.len(), 2, "{prepared:?}");
+        assert!(
+            prepared[0].contains("JOIN webhooks") && prepared[1].contains("INSERT INTO events")
+        );
+        let rows: (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM deliveries),
+                    (SELECT count(*) FROM event_outbox)",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(rows, (0, 0, 0));
     }
 
     #[test]
