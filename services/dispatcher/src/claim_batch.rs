@@ -21,7 +21,7 @@ use crate::store::Claimed;
 
 const QUEUE: usize = 10_000;
 const MAX_BATCH: usize = 500;
-pub(crate) const WRITERS: usize = 2;
+const WRITERS: usize = 2;
 /// Under load (a job every 6 ms or more often), a claim waits this long for others to share
 /// its statement: a delivery starts up to 3 ms later, and PostgreSQL claims several events'
 /// jobs at once instead of about one event's. At a quiet moment a job is claimed at once.

@@ -34,7 +34,7 @@ pub struct AttemptRecord {
 
 const QUEUE: usize = 10_000;
 const MAX_BATCH: usize = 500;
-pub(crate) const WRITERS: usize = 2;
+const WRITERS: usize = 2;
 /// A record waits this long for others to share its statement. Nothing a receiver sees waits
 /// for it (the attempt is over, its slots are free); only the job's ack comes later.
 const LINGER: Duration = Duration::from_millis(10);

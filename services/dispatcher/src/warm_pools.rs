@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::claim_batch::{self, CLAIM};
 use crate::record_batch::{self, AttemptRecord, RECORD};
 use crate::sender::AttemptReport;
-use crate::{claims_pool, records_pool};
+use crate::{BATCH_POOL_CONNECTIONS, claims_pool, records_pool};
 
 /// How many plans of `statement` the connection made so far: (generic, custom).
 async fn plans(conn: &mut PoolConnection<Postgres>, statement: &str) -> Option<(i64, i64)> {
@@ -61,7 +61,7 @@ fn record(delivery: Uuid) -> AttemptRecord {
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn the_claims_pool_opens_warm_and_settles_on_the_generic_plan(pool: PgPool) {
     let claims = claims_pool(&pool);
-    let mut conn = warm_connection(&claims, claim_batch::WRITERS).await;
+    let mut conn = warm_connection(&claims, BATCH_POOL_CONNECTIONS).await;
     assert_eq!(
         plans(&mut conn, CLAIM).await,
         Some((0, 1)),
@@ -84,7 +84,7 @@ async fn the_claims_pool_opens_warm_and_settles_on_the_generic_plan(pool: PgPool
 #[sqlx::test(migrator = "herald_runtime::MIGRATOR")]
 async fn the_records_pool_opens_warm_and_settles_on_the_generic_plan(pool: PgPool) {
     let records = records_pool(&pool);
-    let mut conn = warm_connection(&records, record_batch::WRITERS).await;
+    let mut conn = warm_connection(&records, BATCH_POOL_CONNECTIONS).await;
     assert_eq!(
         plans(&mut conn, RECORD).await,
         Some((0, 1)),
