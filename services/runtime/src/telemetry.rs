@@ -1,31 +1,35 @@
-//! One telemetry set-up per binary: log lines to stdout (JSON by default, see `log_lines`),
-//! filtered by `RUST_LOG`, and trace context for Herald's `tracing` spans. Spans always get
-//! W3C ids (logs and receivers see them). When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, every
-//! span becomes an OpenTelemetry span exported over OTLP/HTTP (protobuf), tuned by the
-//! standard `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_BSP_*`
-//! variables; otherwise spans get only their ids (`trace_ids`), which costs far less.
-//! docs/observability.md shows the spans of one event.
+//! One telemetry set-up per binary: log lines to stdout (JSON by default, see `log_lines`;
+//! written by a thread of their own, see `log_writer`), filtered by `RUST_LOG`, and trace
+//! context for Herald's `tracing` spans. Spans always get W3C ids (logs and receivers see
+//! them). When `OTEL_EXPORTER_OTLP_ENDPOINT` is set, every span becomes an OpenTelemetry span
+//! exported over OTLP/HTTP (protobuf), tuned by the standard `OTEL_EXPORTER_OTLP_HEADERS`,
+//! `OTEL_EXPORTER_OTLP_TIMEOUT` and `OTEL_BSP_*` variables; otherwise spans get only their ids
+//! (`trace_ids`), which costs far less. docs/observability.md shows the spans of one event.
 
 use anyhow::Context;
 use opentelemetry::trace::TracerProvider;
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{FilterExt, LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{Layer, fmt};
 
 use crate::config::{Config, LogFormat};
 use crate::log_lines::JsonLines;
+use crate::log_writer;
+use crate::span_fields::SpanFields;
 use crate::trace_ids::TraceIds;
 
-/// Keeps the trace pipeline alive, if there is one; `shutdown` sends what is still buffered.
+/// Keeps the trace pipeline alive, if there is one, and the thread that writes the log to
+/// standard output (`log_writer`); `shutdown` sends and writes what is still buffered.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    log_writer: Option<WorkerGuard>,
 }
 
 impl Telemetry {
@@ -39,25 +43,31 @@ impl Telemetry {
         }
     }
 
-    /// Exports what is buffered and stops the pipeline (blocking).
+    /// Exports what is buffered and stops the pipeline, then writes the lines still queued
+    /// (blocking).
     pub fn shutdown(self) {
-        let Some(provider) = self.provider else {
-            return;
-        };
-        if let Err(error) = provider.shutdown() {
+        if let Some(provider) = self.provider
+            && let Err(error) = provider.shutdown()
+        {
             tracing::warn!(%error, "trace pipeline did not shut down cleanly");
         }
+        drop(self.log_writer);
     }
 }
 
 /// The set-up of a service binary named `service` (`herald-ingest`...).
 pub fn init(config: &Config, service: &'static str) -> anyhow::Result<Telemetry> {
-    init_with(
+    let (writer, guard) = log_writer::stdout();
+    let telemetry = init_with(
         config.log_format,
-        std::io::stdout,
+        writer,
         service,
         config.otlp_endpoint.as_deref(),
-    )
+    )?;
+    Ok(Telemetry {
+        log_writer: Some(guard),
+        ..telemetry
+    })
 }
 
 /// Logs written elsewhere and no export (tests capture the log this way).
@@ -103,7 +113,7 @@ where
     let lines = match format {
         LogFormat::Json => fmt::layer()
             .event_format(JsonLines)
-            .fmt_fields(JsonFields::new())
+            .fmt_fields(SpanFields)
             .with_writer(writer)
             .with_filter(filter)
             .boxed(),
@@ -118,7 +128,10 @@ where
         .with(ids_only)
         .with(lines)
         .try_init();
-    Ok(Telemetry { provider })
+    Ok(Telemetry {
+        provider,
+        log_writer: None,
+    })
 }
 
 fn tracer_provider(service: &'static str, endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
