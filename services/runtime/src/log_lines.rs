@@ -15,22 +15,21 @@ use std::ops::Range;
 use chrono::{Datelike, Timelike};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::span_fields::{self, Member};
+use crate::span_fields::{self, Member, SpanFields};
 
-/// The event formatter, for spans whose fields `span_fields::SpanFields` formats.
+/// The event formatter, for spans whose fields `SpanFields` formats.
 pub struct JsonLines;
 
-impl<S, N> FormatEvent<S, N> for JsonLines
+impl<S> FormatEvent<S, SpanFields> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        ctx: &FmtContext<'_, S, SpanFields>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
@@ -50,7 +49,7 @@ where
         if let Some(scope) = ctx.event_scope() {
             for span in scope {
                 let extensions = span.extensions();
-                if let Some(formatted) = extensions.get::<FormattedFields<N>>() {
+                if let Some(formatted) = extensions.get::<FormattedFields<SpanFields>>() {
                     line.add_all(&formatted.fields);
                 }
             }
@@ -143,7 +142,6 @@ mod tests {
     use tracing::field::Empty;
 
     use super::*;
-    use crate::span_fields::SpanFields;
     use tracing_subscriber::fmt::MakeWriter;
 
     #[derive(Clone, Default)]
@@ -172,8 +170,8 @@ mod tests {
     fn captured(emit: impl FnOnce()) -> String {
         let buffer = Buffer::default();
         let subscriber = tracing_subscriber::fmt()
-            .event_format(JsonLines)
             .fmt_fields(SpanFields)
+            .event_format(JsonLines)
             .with_writer(buffer.clone())
             .finish();
         tracing::subscriber::with_default(subscriber, emit);

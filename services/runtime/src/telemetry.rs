@@ -112,8 +112,8 @@ where
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines = match format {
         LogFormat::Json => fmt::layer()
-            .event_format(JsonLines)
             .fmt_fields(SpanFields)
+            .event_format(JsonLines)
             .with_writer(writer)
             .with_filter(filter)
             .boxed(),
