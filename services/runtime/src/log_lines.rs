@@ -84,7 +84,7 @@ impl Line {
             now.hour(),
             now.minute(),
             now.second(),
-            // A leap second shows as 1,000,000 and more nanoseconds; kept in this second.
+            // A leap second counts its nanoseconds past 1,000,000,000; they wrap within the second.
             now.nanosecond() % 1_000_000_000 / 1_000,
         )?;
         line.name("level");
