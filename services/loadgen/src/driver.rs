@@ -3,14 +3,15 @@
 //! latency instead of silently lowering the rate. At rate 0, `concurrency` senders go as fast
 //! as the API answers.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use crate::append_log::AppendLog;
 use crate::config::Config;
 use crate::setup::Setup;
 
@@ -46,7 +47,7 @@ struct Sender {
     types: Vec<String>,
     /// `,"items":[...]`, the same for every event, or empty.
     filler: String,
-    log: Mutex<Vec<Sent>>,
+    log: AppendLog<Sent>,
 }
 
 /// Order items, as JSON text after a leading comma, that bring a `{"seq": n}` payload to about
@@ -115,10 +116,7 @@ impl Sender {
             event_id,
             deliveries,
         };
-        self.log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(sent);
+        self.log.push(sent);
     }
 }
 
@@ -136,7 +134,7 @@ pub async fn drive(
         auth: format!("Bearer {}", setup.api_key),
         types: setup.event_types.clone(),
         filler: filler(config.payload_bytes),
-        log: Mutex::new(Vec::new()),
+        log: AppendLog::default(),
     });
     let end = start + config.duration;
     let in_flight = Arc::new(Semaphore::new(config.concurrency));
@@ -177,7 +175,7 @@ pub async fn drive(
     }
     // Every permit back means every request has its answer.
     let _ = in_flight.acquire_many(config.concurrency as u32).await;
-    std::mem::take(&mut *sender.log.lock().unwrap_or_else(|p| p.into_inner()))
+    sender.log.take()
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! drives `POST /events` open loop (or as fast as possible), and measures what arrives. Also
 //! measures the plain-HTTP ceiling of the machine (`ceiling`) and draws graphs (`graphs`).
 
+pub mod append_log;
 pub mod ceiling;
 pub mod config;
 pub mod driver;

@@ -7,7 +7,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -21,6 +21,8 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use tokio::net::TcpListener;
 
+use crate::append_log::AppendLog;
+
 /// One request as it arrived. A redelivery of the same delivery id is a second `Arrival`.
 #[derive(Debug, Clone)]
 pub struct Arrival {
@@ -30,7 +32,7 @@ pub struct Arrival {
 }
 
 struct Shared {
-    arrivals: Mutex<Vec<Arrival>>,
+    arrivals: AppendLog<Arrival>,
     delay: Duration,
 }
 
@@ -48,7 +50,7 @@ impl Receiver {
             .context("binding the receiver on loopback")?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
-            arrivals: Mutex::new(Vec::with_capacity(1 << 16)),
+            arrivals: AppendLog::default(),
             delay,
         });
         let server = tokio::spawn(serve(listener, shared.clone()));
@@ -64,11 +66,11 @@ impl Receiver {
     }
 
     pub fn count(&self) -> usize {
-        lock(&self.shared.arrivals).len()
+        self.shared.arrivals.len()
     }
 
     pub fn arrivals(&self) -> Vec<Arrival> {
-        lock(&self.shared.arrivals).clone()
+        self.shared.arrivals.to_vec()
     }
 }
 
@@ -103,10 +105,6 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[derive(Deserialize)]
 struct Envelope {
     id: String,
@@ -131,7 +129,7 @@ async fn receive(
     let event_id = serde_json::from_slice::<Envelope>(&body)
         .map(|e| e.id)
         .unwrap_or_default();
-    lock(&shared.arrivals).push(Arrival {
+    shared.arrivals.push(Arrival {
         at,
         delivery_id,
         event_id,
